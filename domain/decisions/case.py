@@ -60,6 +60,8 @@ class CandidateDecision:
     rank: int | None
     reasons: tuple[str, ...]
     missing_documents: tuple[str, ...] = ()
+    #: attribution_conditional: days given to provide the missing documents (RI)
+    condition_deadline_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class DwellingDecision:
                     "rank": d.rank,
                     "reasons": list(d.reasons),
                     "missing_documents": list(d.missing_documents),
+                    "condition_deadline_days": d.condition_deadline_days,
                 }
                 for cand, d in self.decisions.items()
             },
