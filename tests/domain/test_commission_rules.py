@@ -312,3 +312,52 @@ def test_injected_clock_stamps_every_event() -> None:
     ]
     assert stamps[-1] == TUESDAY_0900
     assert all(s.tzinfo is not None for s in stamps)
+
+
+# ------------------------------------------------------------------ the closing cut-off
+def test_ballot_racing_the_close_is_recorded_late_and_never_counted(b: Built) -> None:
+    """A ballot that read the commission open but commits after the close is late: kept, never
+    counted. The cut-off is the member's stream version recorded in the Closed event."""
+    app, cid = b.app, b.commission_id
+    for member in ("president", "board2", "tenants", "prefecture"):
+        app.submit_ballot(cid, member, dwelling_id="D2", ranking=b.candidates["D2"])
+    # The racing ballot: checked against an open commission ...
+    commission = app.commission(cid)
+    activity = app.activity(commission, "mayor-bobigny")
+    activity.submit_ballot(
+        commission=commission,
+        at=b.clock(),
+        dwelling_id="D2",
+        ranking=b.candidates["D2"][::-1],
+        non_attribution={},
+        inadmissible={},
+    )
+    # ... while staff close the commission, then it commits.
+    decisions = {d["dwelling"]: d for d in app.close_commission(cid, actor=STAFF)}
+    app.save(activity)
+    closed = app.commission(cid)
+    assert closed.cutoff["mayor-bobigny"] == 0
+    stored = list(app.events.get(activity.id))
+    assert isinstance(stored[-1], type(activity).BallotSubmitted)
+    assert stored[-1].originator_version > closed.cutoff["mayor-bobigny"]
+    # Counted: the four ballots before the cut-off, all ranking D2's candidates in order.
+    assert decisions["D2"]["quorum"]["cast"] == 4
+    assert decisions["D2"]["ranking"] == b.candidates["D2"]
+    assert not decisions["D2"]["casting_vote_used"]
+    # A recomputation from the stored events ignores the late ballot too.
+    cases_activities = app.activities_at_cutoff(closed)
+    assert "mayor-bobigny" not in cases_activities
+
+
+def test_personal_ballot_prevails_over_the_proxy_holders(b: Built) -> None:
+    app, cid = b.app, b.commission_id
+    c = b.candidates["D3"]
+    app.give_proxy(cid, actor=Actor("prefecture", "prefecture"), holder_id="tenants")
+    app.submit_ballot(cid, "tenants", dwelling_id="D3", ranking=c[::-1], on_behalf_of="prefecture")
+    app.submit_ballot(cid, "president", dwelling_id="D3", ranking=c)
+    app.submit_ballot(cid, "board2", dwelling_id="D3", ranking=c[::-1])
+    app.submit_ballot(cid, "prefecture", dwelling_id="D3", ranking=c)
+    decisions = {d["dwelling"]: d for d in app.close_commission(cid, actor=STAFF)}
+    assert decisions["D3"]["quorum"]["cast"] == 3
+    # Two of three prefer c: the prefecture's own ballot counted, not the reversed proxy ballot.
+    assert decisions["D3"]["ranking"] == c
