@@ -14,7 +14,7 @@ the time or does I/O. Every broken rule raises a named ``DomainError`` and recor
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -43,7 +43,7 @@ from domain.rules import Rules
 NAMESPACE = UUID("6f0b8f5e-6a31-4d7e-9d0c-2f4c4a8e7c11")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     DRAFT = "draft"
     CONVENED = "convened"
     OPEN = "open"
@@ -52,7 +52,7 @@ class Status(str, Enum):
     CANCELLED = "cancelled"
 
 
-#: The documented cases where a dwelling may be presented with fewer candidates than the RI's minimum.
+#: The documented cases where a dwelling may have fewer candidates than the RI's minimum.
 EXCEPTION_REASONS = {
     "not_enough_applicants": "Insuffisance du nombre des candidats",
     "dalo_designated": "Candidat désigné par le préfet au titre du DALO",
@@ -299,7 +299,7 @@ class Commission(Aggregate):
         return list(self.dwellings[dwelling_id]["candidates"])
 
     def is_open_at(self, at: datetime) -> bool:
-        """The window: opened (by schedule or by hand) and not closed, before the closing instant."""
+        """The window: opened (on schedule or by hand), not closed, before the closing instant."""
         return self.status is Status.OPEN and at < self.closes_at
 
     def require_open(self, at: datetime) -> None:
@@ -490,8 +490,10 @@ class Commission(Aggregate):
         problems = self.setup_problems()
         if problems:
             first = problems[0]
-            error = TooFewCandidates if "fewer than" in first or "no candidate" in first else (
-                IncompleteSetup
+            error = (
+                TooFewCandidates
+                if "fewer than" in first or "no candidate" in first
+                else (IncompleteSetup)
             )
             raise error("the commission cannot open: " + "; ".join(problems))
         self.trigger_event(self.Opened, timestamp=at, actor=actor.to_json(), by=by)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     BOARD = "board"  # one of the six designated by the landlord's board
     TENANT_REPRESENTATIVE = "tenant_representative"  # also designated by the board
     MAYOR = "mayor"  # mayor of the dwelling's commune or their representative
@@ -17,12 +17,12 @@ class Role(str, Enum):
     ARRONDISSEMENT_MAYOR = "arrondissement_mayor"  # Paris, Lyon, Marseille
 
 
-class VoteType(str, Enum):
+class VoteType(StrEnum):
     DELIBERATIVE = "deliberative"
     CONSULTATIVE = "consultative"
 
 
-class Right(str, Enum):
+class Right(StrEnum):
     VOTE = "vote"
     OPINION = "opinion"
     NONE = "none"
@@ -79,13 +79,11 @@ def right_on(member: Member, dwelling: DwellingScope) -> Right:
     return Right.VOTE if member.is_voting else Right.OPINION
 
 
-def casting_voter(members: list[Member] | tuple[Member, ...], dwelling: DwellingScope) -> str | None:
+def casting_voter(
+    members: list[Member] | tuple[Member, ...], dwelling: DwellingScope
+) -> str | None:
     """The mayor of the dwelling's commune, whose ballot breaks ties (casting vote)."""
     for member in members:
-        if (
-            member.role is Role.MAYOR
-            and member.is_voting
-            and dwelling.commune in member.communes
-        ):
+        if member.role is Role.MAYOR and member.is_voting and dwelling.commune in member.communes:
             return member.id
     return None

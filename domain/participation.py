@@ -148,7 +148,9 @@ class MemberActivity(Aggregate):
             raise InvalidInput("this activity belongs to another commission")
 
     # --------------------------------------------------------------- commands
-    def log_in(self, *, commission: Commission, at: datetime, method: str, session_hash: str) -> None:
+    def log_in(
+        self, *, commission: Commission, at: datetime, method: str, session_hash: str
+    ) -> None:
         self._check_commission(commission)
         if commission.status in (Status.DRAFT, Status.CANCELLED):
             raise InvalidTransition("members log in once convened")

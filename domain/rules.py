@@ -1,15 +1,15 @@
-"""The commission's internal rules (règlement intérieur, RI): every parameter the law leaves to it."""
+"""The commission's internal rules (règlement intérieur, RI): what the law leaves to it."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from domain.errors import InvalidInput
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     SCHULZE = "schulze"
     BORDA = "borda"
 

@@ -63,25 +63,23 @@ class CaleolApplication(Application[UUID]):
     # ---------------------------------------------------------------- loading
     def commission(self, commission_id: UUID, version: int | None = None) -> Commission:
         try:
-            return self.repository.get(commission_id, version=version)  # type: ignore[no-any-return]
+            return self.repository.get(commission_id, version=version)
         except AggregateNotFoundError:
             raise CommissionNotFound(f"no commission {commission_id}") from None
 
     def activity(self, commission: Commission, member_id: str) -> MemberActivity:
         commission.member(member_id)
         try:
-            return self.repository.get(activity_id(commission.id, member_id))  # type: ignore[no-any-return]
+            return self.repository.get(activity_id(commission.id, member_id))
         except AggregateNotFoundError:
             return MemberActivity.start(commission=commission, member_id=member_id, at=self.clock())
 
     def activity_version(self, commission_id: UUID, member_id: str) -> int:
-        events = list(
-            self.events.get(activity_id(commission_id, member_id), desc=True, limit=1)
-        )
+        events = list(self.events.get(activity_id(commission_id, member_id), desc=True, limit=1))
         return events[0].originator_version if events else 0
 
     def activities_at_cutoff(self, commission: Commission) -> dict[str, MemberActivity]:
-        activities = {}
+        activities: dict[str, MemberActivity] = {}
         for member_id in commission.members:
             version = commission.cutoff.get(member_id, 0)
             if version:
@@ -205,14 +203,18 @@ class CaleolApplication(Application[UUID]):
         )
 
     def cancel(self, commission_id: UUID, *, actor: Actor, reason: str) -> None:
-        self._command(commission_id, lambda c: c.cancel(actor=actor, at=self.clock(), reason=reason))
+        self._command(
+            commission_id, lambda c: c.cancel(actor=actor, at=self.clock(), reason=reason)
+        )
 
     # -------------------------------------------------------------- lifecycle
     def open_commission(self, commission_id: UUID, *, actor: Actor = SCHEDULER) -> None:
         by = "schedule" if actor == SCHEDULER else "staff"
         self._command(commission_id, lambda c: c.open(actor=actor, at=self.clock(), by=by))
 
-    def close_commission(self, commission_id: UUID, *, actor: Actor = SCHEDULER) -> list[dict[str, Any]]:
+    def close_commission(
+        self, commission_id: UUID, *, actor: Actor = SCHEDULER
+    ) -> list[dict[str, Any]]:
         """Closes the commission and records its decisions in the same transaction.
 
         The cut-off is the version of each member's activity stream read here, before the
@@ -220,7 +222,7 @@ class CaleolApplication(Application[UUID]):
         """
         commission = self.commission(commission_id)
         cutoff = {m: self.activity_version(commission_id, m) for m in sorted(commission.members)}
-        activities = {
+        activities: dict[str, MemberActivity] = {
             m: self.repository.get(activity_id(commission_id, m), version=v)
             for m, v in cutoff.items()
             if v
@@ -239,7 +241,7 @@ class CaleolApplication(Application[UUID]):
         return decisions
 
     def run_schedule(self, commission_id: UUID) -> str | None:
-        """Opens or closes the commission when its scheduled instant has come; returns what it did."""
+        """Opens or closes the commission when its scheduled instant has come; says what it did."""
         commission = self.commission(commission_id)
         now = self.clock()
         if commission.status is Status.CONVENED and commission.opens_at <= now:
@@ -281,7 +283,10 @@ class CaleolApplication(Application[UUID]):
 
     # ------------------------------------------------------- member activity
     def _member_command(
-        self, commission_id: UUID, member_id: str, action: Callable[[MemberActivity, Commission], Any]
+        self,
+        commission_id: UUID,
+        member_id: str,
+        action: Callable[[MemberActivity, Commission], Any],
     ) -> Any:
         commission = self.commission(commission_id)
         activity = self.activity(commission, member_id)
@@ -306,7 +311,10 @@ class CaleolApplication(Application[UUID]):
         commission = self.commission(commission_id)
         activity = self.activity(commission, member_id)
         activity.consult_file(
-            commission=commission, at=self.clock(), dwelling_id=dwelling_id, candidate_id=candidate_id
+            commission=commission,
+            at=self.clock(),
+            dwelling_id=dwelling_id,
+            candidate_id=candidate_id,
         )
         self.save(activity)
         candidate = commission.candidates[candidate_id]

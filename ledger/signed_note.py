@@ -378,7 +378,9 @@ def open_note(message: str | bytes, verifiers: Iterable[Verifier]) -> VerifiedNo
     for verifier in verifiers:
         slot = (verifier.name, verifier.key_id)
         if slot in known and known[slot].public_key != verifier.public_key:
-            raise InvalidKeyError(f"ambiguous verifiers for {verifier.name}+{verifier.key_id.hex()}")
+            raise InvalidKeyError(
+                f"ambiguous verifiers for {verifier.name}+{verifier.key_id.hex()}"
+            )
         known[slot] = verifier
     note = parse_note(message)
     signed = note.text.encode("utf-8")

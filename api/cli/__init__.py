@@ -11,9 +11,7 @@ import importlib
 import click
 
 #: Modules that each define one or more commands and register them on ``main``.
-COMMAND_MODULES = (
-    "api.cli.decide",
-)
+COMMAND_MODULES = ("api.cli.decide",)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -102,7 +102,9 @@ def test_agrees_with_votelib(case: tuple[list[str], list[tuple[str, ...]]]) -> N
     # groups are the score levels, best first
     levels = [totals[group[0]] for group in ranking]
     assert levels == sorted(set(totals.values()), reverse=True)
-    assert all(totals[c] == level for group, level in zip(ranking, levels, strict=True) for c in group)
+    assert all(
+        totals[c] == level for group, level in zip(ranking, levels, strict=True) for c in group
+    )
     # votelib's plurality over the Borda scores names the same winner(s)
     (elected,) = get_n_best(expected, 1)
     assert (set(elected) if isinstance(elected, Tie) else {elected}) == set(ranking[0])

@@ -5,8 +5,8 @@ Every refused command must also leave the ledger unchanged: ``unchanged`` checks
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -256,40 +256,51 @@ def test_higher_proxy_limit_from_rules() -> None:
 def test_proxy_ballot_requires_a_proxy_in_force(b: Built) -> None:
     app, cid = b.app, b.commission_id
     with unchanged(app, ProxyNotHeld):
-        app.submit_ballot(cid, "tenants", dwelling_id="D1", on_behalf_of="board2",
-                          **full_ballot(b, "D1"))
+        app.submit_ballot(
+            cid, "tenants", dwelling_id="D1", on_behalf_of="board2", **full_ballot(b, "D1")
+        )
     app.give_proxy(cid, actor=Actor("board2", "board"), holder_id="tenants")
-    app.submit_ballot(cid, "tenants", dwelling_id="D1", on_behalf_of="board2",
-                      **full_ballot(b, "D1"))
+    app.submit_ballot(
+        cid, "tenants", dwelling_id="D1", on_behalf_of="board2", **full_ballot(b, "D1")
+    )
     app.revoke_proxy(cid, actor=Actor("board2", "board"))
     with unchanged(app, ProxyNotHeld):
-        app.submit_ballot(cid, "tenants", dwelling_id="D1", on_behalf_of="board2",
-                          **full_ballot(b, "D1"))
+        app.submit_ballot(
+            cid, "tenants", dwelling_id="D1", on_behalf_of="board2", **full_ballot(b, "D1")
+        )
 
 
 def test_consultative_member_cannot_give_or_hold_proxy(b: Built) -> None:
     with unchanged(b.app, NotVotingMember):
-        b.app.give_proxy(b.commission_id, actor=Actor("board2", "board"),
-                         holder_id="action-logement")
+        b.app.give_proxy(
+            b.commission_id, actor=Actor("board2", "board"), holder_id="action-logement"
+        )
 
 
 # ------------------------------------------------------------------ referral and chat
 def test_referral_needs_a_vote_on_the_dwelling(b: Built) -> None:
     with unchanged(b.app, NoRightOnDwelling):
-        b.app.request_referral(b.commission_id, "mayor-pantin", dwelling_id="D1",
-                               reason="disputed_dwelling")
-    b.app.request_referral(b.commission_id, "mayor-bobigny", dwelling_id="D1",
-                           reason={"code": "disputed_dwelling", "text": "Voisinage"})
+        b.app.request_referral(
+            b.commission_id, "mayor-pantin", dwelling_id="D1", reason="disputed_dwelling"
+        )
+    b.app.request_referral(
+        b.commission_id,
+        "mayor-bobigny",
+        dwelling_id="D1",
+        reason={"code": "disputed_dwelling", "text": "Voisinage"},
+    )
 
 
 def test_chat_corrections_point_to_the_earlier_message(b: Built) -> None:
     app, cid = b.app, b.commission_id
-    first = app.post_message(cid, "board2", author=Actor("board2", "board"), text="Bonjour",
-                             dwelling_id="D1")
+    first = app.post_message(
+        cid, "board2", author=Actor("board2", "board"), text="Bonjour", dwelling_id="D1"
+    )
     app.post_message(cid, "board2", author=STAFF, text="Bonjour, je vous écoute", reply_to=first)
     with unchanged(app, InvalidInput):
-        app.post_message(cid, "board2", author=Actor("tenants", "tenant_representative"),
-                         text="intrusion")
+        app.post_message(
+            cid, "board2", author=Actor("tenants", "tenant_representative"), text="intrusion"
+        )
     with unchanged(app, InvalidInput):
         app.post_message(cid, "board2", author=STAFF, text="réponse", reply_to="message-999")
 
@@ -306,10 +317,7 @@ def test_injected_clock_stamps_every_event() -> None:
     clock = FakeClock()
     app = CaleolApplication(clock=clock, ids=SeqIds())
     built = build(app=app, clock=clock)
-    stamps = [
-        e.timestamp
-        for e in built.app.events.get(built.commission_id)
-    ]
+    stamps = [e.timestamp for e in built.app.events.get(built.commission_id)]
     assert stamps[-1] == TUESDAY_0900
     assert all(s.tzinfo is not None for s in stamps)
 

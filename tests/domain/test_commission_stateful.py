@@ -14,7 +14,6 @@ rights table, the proxies in force and the last accepted ballot per voter. After
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, settings

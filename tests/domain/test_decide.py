@@ -1,4 +1,4 @@
-"""Deciding one dwelling at closing: one test per rule of DESIGN §3, each failing if it is removed."""
+"""Deciding one dwelling at closing: one test per rule of DESIGN §3, failing if it is removed."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ def make_case(
 ) -> DwellingCase:
     return DwellingCase(
         dwelling=dwelling,
-        candidates=tuple(c if isinstance(c, CandidateFile) else CandidateFile(c) for c in candidates),
+        candidates=tuple(
+            c if isinstance(c, CandidateFile) else CandidateFile(c) for c in candidates
+        ),
         members=tuple(members),
         proxies=dict(proxies or {}),
         ballots=tuple(ballots),
@@ -527,7 +529,9 @@ def test_proxy_rules() -> None:
         validate_case(make_case(proxies={"b1": "b2", "b2": "b3"}))
     with pytest.raises(ProxyLimitReached):
         validate_case(make_case(proxies={"b1": "b3", "b2": "b3"}))
-    validate_case(make_case(proxies={"b1": "b3", "b2": "b3"}, rules=Rules(max_proxies_per_holder=2)))
+    validate_case(
+        make_case(proxies={"b1": "b3", "b2": "b3"}, rules=Rules(max_proxies_per_holder=2))
+    )
     with pytest.raises(ProxyError):
         validate_case(make_case(proxies={"b1": "b1"}))
     with pytest.raises(UnknownMember):
@@ -562,7 +566,8 @@ def random_cases(draw: st.DrawFn) -> DwellingCase:
         voter = draw(st.sampled_from(MEMBER_IDS))
         order = draw(st.permutations(cands))
         cut = draw(st.integers(min_value=0, max_value=n))
-        na, inad = {}, {}
+        na: dict[str, str] = {}
+        inad: dict[str, str] = {}
         for cand in order[cut:]:
             mark = draw(st.sampled_from(["na", "inad"]))
             reason = draw(st.sampled_from(["r1", "r2", "r3"]))

@@ -1,0 +1,407 @@
+"""The signed ledger record, and how recorders append ledger entries.
+
+Canonical record (format version 1) — one per stored event, in a dense global leaf order::
+
+    {
+      "v": 1,
+      "stream": str(originator_id),      # UUIDs lower-case with dashes
+      "version": originator_version,     # int
+      "topic": event topic,              # str
+      "recorded_at": "YYYY-MM-DDTHH:MM:SS.ffffffZ" | null,   # the event's timestamp, UTC
+      "actor": {...} | null,             # the event's actor (who, role, on_behalf_of), canonical
+      "payload_sha256": hex(SHA-256(stored state bytes)),
+      "prev": hex(record hash of the previous entry of the same stream) | null,
+      "leaf": leaf index (0-based, dense, global),
+      "key_id": "ed25519:<16 hex>"       # key that signs this record
+    }
+
+- record bytes  = canonical JSON of that object (`ledger.canonical`: sorted keys, no
+  whitespace, UTF-8, no floats);
+- record hash   = SHA-256(record bytes);
+- signature     = Ed25519(private key of key_id, record hash)  (64 bytes over the 32-byte hash);
+- Merkle leaf input = record bytes (the tree hashes ``0x00 || record bytes``).
+
+"Previous entry of the same stream" is the entry with the highest version below this one
+(streams start at version 1 and grow by one; the first entry of a stream has ``prev`` null).
+The stored state bytes are exactly what the event store keeps for the event (the canonical
+transcoder's output), so the payload hash covers them byte for byte.
+
+Storage, in the same transaction as the stored events (table ``ledger_entries``):
+``leaf_index, notification_id (null for key-log entries), stream, version, topic,
+recorded_at (text as in the record), actor (canonical JSON text), payload_sha256,
+prev_hash, key_id, record_hash, signature`` (hashes and signature as raw bytes).
+Key-log events (`ledger.keys.KeyLog`) are kept in ``ledger_key_events``
+``(originator_version, topic, state)``, outside the notification log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+import orjson
+from eventsourcing.domain import DomainEventProtocol, TAggregateID
+from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent
+from eventsourcing.utils import get_topic
+
+from ledger.canonical import CanonicalTranscoder, iso_utc, to_canonical_value
+from ledger.keys import KEY_LOG_ID, LEDGER_ACTOR, KeyLog, Signer, SignerProvider
+
+__all__ = [
+    "KEY_LOG_STREAM",
+    "KEY_REGISTERED_TOPIC",
+    "RECORD_FORMAT_VERSION",
+    "LedgerEntry",
+    "LedgerKeyError",
+    "LedgerReader",
+    "LedgerStoredEvent",
+    "LedgerTxn",
+    "NewEntry",
+    "OrphanEvent",
+    "SigningMapper",
+    "append_ledger_entries",
+    "payload_sha256",
+    "record_bytes",
+    "record_hash",
+]
+
+RECORD_FORMAT_VERSION = 1
+KEY_LOG_STREAM = str(KEY_LOG_ID)
+KEY_REGISTERED_TOPIC = get_topic(KeyLog.KeyRegistered)
+_SORT = orjson.OPT_SORT_KEYS
+
+
+class LedgerKeyError(Exception):
+    """The recorder cannot sign: no signer, retired key, previous key unavailable..."""
+
+
+def payload_sha256(state: bytes) -> bytes:
+    return hashlib.sha256(state).digest()
+
+
+def record_bytes(
+    *,
+    stream: str,
+    version: int,
+    topic: str,
+    recorded_at: str | None,
+    actor: Any,
+    payload_sha256_hex: str,
+    prev_hex: str | None,
+    leaf: int,
+    key_id: str,
+) -> bytes:
+    """Canonical record bytes. ``actor`` must already be plain JSON values (or None)."""
+    return orjson.dumps(
+        {
+            "v": RECORD_FORMAT_VERSION,
+            "stream": stream,
+            "version": version,
+            "topic": topic,
+            "recorded_at": recorded_at,
+            "actor": actor,
+            "payload_sha256": payload_sha256_hex,
+            "prev": prev_hex,
+            "leaf": leaf,
+            "key_id": key_id,
+        },
+        option=_SORT,
+    )
+
+
+def record_hash(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+@dataclass(frozen=True)
+class LedgerStoredEvent(StoredEvent):
+    """A stored event with the ledger metadata taken from its domain event."""
+
+    recorded_at: datetime | None = None
+    actor: dict[str, Any] | None = None  # already reduced to plain JSON values
+
+
+class SigningMapper(Mapper[TAggregateID]):
+    """Mapper that also hands the event's ``timestamp`` and ``actor`` to the recorder.
+
+    Both stay inside the payload too; the recorder signs them as ``recorded_at``/``actor``.
+    """
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[TAggregateID]) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        timestamp = getattr(domain_event, "timestamp", None)
+        if timestamp is not None and not isinstance(timestamp, datetime):
+            raise TypeError(f"event timestamp must be a datetime, not {type(timestamp)}")
+        if timestamp is not None:
+            iso_utc(timestamp)  # fail now, outside the transaction, if naive
+        actor = getattr(domain_event, "actor", None)
+        if actor is not None and not isinstance(actor, dict):
+            raise TypeError(f"event actor must be a dict or None, not {type(actor).__name__}")
+        return LedgerStoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=stored.state,
+            recorded_at=timestamp,
+            actor=None if actor is None else to_canonical_value(actor, "$.actor"),
+        )
+
+
+class NewEntry(NamedTuple):
+    """A ledger row to insert (column order of ``ledger_entries``)."""
+
+    leaf_index: int
+    notification_id: int | None
+    stream: str
+    version: int
+    topic: str
+    recorded_at: str | None
+    actor: str | None
+    payload_sha256: bytes
+    prev_hash: bytes | None
+    key_id: str
+    record_hash: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A ledger row, with the stored event it points to (``event_*``: None if absent)."""
+
+    leaf_index: int
+    notification_id: int | None
+    stream: str
+    version: int
+    topic: str
+    recorded_at: str | None
+    actor: str | None
+    payload_sha256: bytes
+    prev_hash: bytes | None
+    key_id: str
+    record_hash: bytes
+    signature: bytes
+    event_stream: str | None
+    event_version: int | None
+    event_topic: str | None
+    state: bytes | None
+
+    def record_bytes(self) -> bytes:
+        """Canonical record bytes rebuilt from this row (the Merkle leaf input)."""
+        return record_bytes(
+            stream=self.stream,
+            version=self.version,
+            topic=self.topic,
+            recorded_at=self.recorded_at,
+            actor=None if self.actor is None else orjson.loads(self.actor),
+            payload_sha256_hex=self.payload_sha256.hex(),
+            prev_hex=None if self.prev_hash is None else self.prev_hash.hex(),
+            leaf=self.leaf_index,
+            key_id=self.key_id,
+        )
+
+
+@dataclass(frozen=True)
+class OrphanEvent:
+    """A stored event that no ledger entry points to."""
+
+    stream: str
+    version: int
+    notification_id: int | None
+
+
+class LedgerReader(Protocol):
+    """Read side of a ledger store (both recorders implement it)."""
+
+    def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]: ...
+
+    def count_entries(self) -> int: ...
+
+    def find_orphan_event(self) -> OrphanEvent | None: ...
+
+
+class LedgerTxn(Protocol):
+    """What `append_ledger_entries` needs from the database, inside the insert transaction
+    (after the stored events were inserted and the insert lock is held)."""
+
+    def last_entry(self) -> tuple[int, str, str, int] | None:
+        """(leaf_index, key_id, stream, version) of the highest leaf, or None."""
+
+    def prev_hash(self, stream: str, below_version: int) -> bytes | None:
+        """Record hash of the entry of ``stream`` with the highest version < below_version."""
+
+    def key_event_states(self) -> list[tuple[int, bytes]]:
+        """(version, state) of all key-log events, in version order."""
+
+    def insert_key_event(self, version: int, topic: str, state: bytes) -> None: ...
+
+    def insert_entries(self, rows: Sequence[NewEntry]) -> None: ...
+
+
+_KEY_MAPPER: SigningMapper[UUID] = SigningMapper(CanonicalTranscoder())
+
+
+def _active_key(txn: LedgerTxn, last: tuple[int, str, str, int] | None) -> str | None:
+    """Key valid for the next leaf: the last entry's key, unless that entry registered one."""
+    if last is None:
+        return None
+    _, key_id, stream, version = last
+    if stream != KEY_LOG_STREAM:
+        return key_id
+    for key_version, state in txn.key_event_states():
+        if key_version == version:
+            registered: str = orjson.loads(state)["key_id"]
+            return registered
+    raise LedgerKeyError(f"key-log event version {version} is missing")
+
+
+class ActiveKeyCache:
+    """Remembers which key the last leaf made active, so the common case costs no decoding.
+
+    Always re-validated against the last leaf read inside the locked transaction, so it
+    stays correct when other processes append or rotate.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str, str, int] | None = None
+        self._active: str | None = None
+
+    def active(self, txn: LedgerTxn, last: tuple[int, str, str, int] | None) -> str | None:
+        if last is not None and last == self._last:
+            return self._active
+        active = _active_key(txn, last)
+        self._last, self._active = last, active
+        return active
+
+
+def _key_event_entry(
+    txn: LedgerTxn,
+    new_signer: Signer,
+    signing: Signer,
+    previous_key_id: str | None,
+    leaf: int,
+    version: int,
+) -> NewEntry:
+    event = KeyLog.KeyRegistered(  # type: ignore[call-arg]
+        originator_id=KEY_LOG_ID,
+        originator_version=version,
+        timestamp=datetime.now(UTC),
+        key_id=new_signer.key_id,
+        public_key=new_signer.public_bytes.hex(),
+        previous_key_id=previous_key_id,
+        actor=LEDGER_ACTOR,
+    )
+    stored = _KEY_MAPPER.to_stored_event(event)
+    txn.insert_key_event(version, stored.topic, stored.state)
+    prev = txn.prev_hash(KEY_LOG_STREAM, version)
+    return _sign_entry(stored, None, KEY_LOG_STREAM, prev, leaf, signing)
+
+
+def _sign_entry(
+    stored: StoredEvent,
+    notification_id: int | None,
+    stream: str,
+    prev: bytes | None,
+    leaf: int,
+    signer: Signer,
+) -> NewEntry:
+    recorded = getattr(stored, "recorded_at", None)
+    recorded_at = None if recorded is None else iso_utc(recorded)
+    actor_value = getattr(stored, "actor", None)
+    actor_json = None if actor_value is None else orjson.dumps(actor_value, option=_SORT)
+    payload = payload_sha256(stored.state)
+    data = record_bytes(
+        stream=stream,
+        version=stored.originator_version,
+        topic=stored.topic,
+        recorded_at=recorded_at,
+        actor=actor_value,
+        payload_sha256_hex=payload.hex(),
+        prev_hex=None if prev is None else prev.hex(),
+        leaf=leaf,
+        key_id=signer.key_id,
+    )
+    digest = record_hash(data)
+    return NewEntry(
+        leaf_index=leaf,
+        notification_id=notification_id,
+        stream=stream,
+        version=stored.originator_version,
+        topic=stored.topic,
+        recorded_at=recorded_at,
+        actor=None if actor_json is None else actor_json.decode(),
+        payload_sha256=payload,
+        prev_hash=prev,
+        key_id=signer.key_id,
+        record_hash=digest,
+        signature=signer.sign(digest),
+    )
+
+
+def append_ledger_entries(
+    txn: LedgerTxn,
+    stored_events: Sequence[StoredEvent],
+    notification_ids: Sequence[int] | None,
+    signers: SignerProvider | None,
+    cache: ActiveKeyCache,
+    *,
+    stream_of: Callable[[UUID | str], str] = str,
+) -> None:
+    """Sign and insert the ledger entries of a batch, registering the signer's key first
+    if the ledger does not have it as its active key (see `ledger.keys`)."""
+    if not stored_events:
+        return
+    if notification_ids is None or len(notification_ids) != len(stored_events):
+        raise ProgrammingError("notification ids missing for the ledger entries")
+    if signers is None:
+        raise LedgerKeyError("no signer configured for the ledger recorder")
+    streams = [stream_of(s.originator_id) for s in stored_events]
+    if KEY_LOG_STREAM in streams:
+        raise ProgrammingError("the key-log stream is written by the ledger recorder only")
+    signer = signers.current()
+
+    last = txn.last_entry()
+    next_leaf = 0 if last is None else last[0] + 1
+    active = cache.active(txn, last)
+    rows: list[NewEntry] = []
+    if signer.key_id != active:
+        key_states = txn.key_event_states()
+        registered = {orjson.loads(state)["key_id"] for _, state in key_states}
+        if signer.key_id in registered:
+            raise LedgerKeyError(
+                f"key {signer.key_id} was retired from the ledger (active key: {active}); "
+                "sign with the key store's active key"
+            )
+        if active is None:
+            signing = signer  # self-signed genesis
+        else:
+            previous = signers.signer_for(active)
+            if previous is None:
+                raise LedgerKeyError(
+                    f"cannot register key {signer.key_id}: the private key of the ledger's "
+                    f"active key {active} is not in the key store"
+                )
+            signing = previous
+        version = (key_states[-1][0] + 1) if key_states else 1
+        rows.append(_key_event_entry(txn, signer, signing, active, next_leaf, version))
+        next_leaf += 1
+
+    # Hash each stream's events in version order (prev links), leaves in batch order.
+    order = sorted(range(len(stored_events)), key=lambda i: (streams[i], stored_events[i].originator_version))
+    prev_of: dict[str, bytes | None] = {}
+    entries: list[NewEntry | None] = [None] * len(stored_events)
+    for i in order:
+        stream = streams[i]
+        stored = stored_events[i]
+        if stream not in prev_of:
+            prev_of[stream] = txn.prev_hash(stream, stored.originator_version)
+        entry = _sign_entry(
+            stored, notification_ids[i], stream, prev_of[stream], next_leaf + i, signer
+        )
+        prev_of[stream] = entry.record_hash
+        entries[i] = entry
+    rows.extend(e for e in entries if e is not None)
+    txn.insert_entries(rows)

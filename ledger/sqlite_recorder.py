@@ -1,0 +1,299 @@
+"""SQLite recorders that sign every stored event into ``ledger_entries``, same transaction.
+
+Use through the eventsourcing environment: ``PERSISTENCE_MODULE=ledger.sqlite_recorder``
+and ``SQLITE_DBNAME=<path>`` (see `ledger.config.environment_for`).
+
+SQLite serialises writers on the whole database, and the library's insert transaction
+starts with the stored events' INSERT, so the leaf index ``max + 1`` read afterwards in the
+same transaction cannot race with another writer, even in another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+from uuid import UUID
+
+import eventsourcing.sqlite as es_sqlite
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
+    ProcessRecorder,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import Environment, EnvType
+
+from ledger.keys import KEY_LOG_ID, SignerProvider
+from ledger.records import (
+    KEY_LOG_STREAM,
+    ActiveKeyCache,
+    LedgerEntry,
+    NewEntry,
+    OrphanEvent,
+    append_ledger_entries,
+    default_mapper_class,
+    default_transcoder,
+    ledger_table_names,
+    signers_from_env,
+)
+
+__all__ = [
+    "Factory",
+    "LedgerSQLiteApplicationRecorder",
+    "LedgerSQLiteFactory",
+    "LedgerSQLiteProcessRecorder",
+]
+
+
+class _SQLiteLedgerTxn:
+    """`ledger.records.LedgerTxn` over the library's SQLite cursor."""
+
+    def __init__(self, recorder: LedgerSQLiteApplicationRecorder, cursor: es_sqlite.SQLiteCursor):
+        self.r = recorder
+        self.c = cursor
+
+    def last_entry(self) -> tuple[int, str, str, int] | None:
+        self.c.execute(
+            f"SELECT leaf_index, key_id, stream, version FROM {self.r.ledger_table} "
+            "ORDER BY leaf_index DESC LIMIT 1"
+        )
+        row = self.c.fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def prev_hash(self, stream: str, below_version: int) -> bytes | None:
+        self.c.execute(
+            f"SELECT record_hash FROM {self.r.ledger_table} WHERE stream=? AND version<? "
+            "ORDER BY version DESC LIMIT 1",
+            (stream, below_version),
+        )
+        row = self.c.fetchone()
+        return None if row is None else bytes(row[0])
+
+    def key_event_states(self) -> list[tuple[int, bytes]]:
+        self.c.execute(
+            f"SELECT originator_version, state FROM {self.r.key_table} "
+            "ORDER BY originator_version"
+        )
+        return [(row[0], bytes(row[1])) for row in self.c.fetchall()]
+
+    def insert_key_event(self, version: int, topic: str, state: bytes) -> None:
+        self.c.execute(f"INSERT INTO {self.r.key_table} VALUES (?,?,?)", (version, topic, state))
+
+    def insert_entries(self, rows: Sequence[NewEntry]) -> None:
+        self.c.executemany(
+            f"INSERT INTO {self.r.ledger_table} VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
+        )
+
+
+class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
+    """Application recorder writing a signed, hash-chained ledger entry per stored event."""
+
+    def __init__(
+        self,
+        datastore: es_sqlite.SQLiteDatastore,
+        events_table_name: str = "stored_events",
+        signers: SignerProvider | None = None,
+    ):
+        # Needed by construct_create_table_statements(), called by the base __init__.
+        self.ledger_table, self.key_table = ledger_table_names(events_table_name)
+        super().__init__(datastore, events_table_name)
+        self.signers = signers
+        self._active_key_cache = ActiveKeyCache()
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.ledger_table} ("
+            "leaf_index INTEGER PRIMARY KEY, "
+            "notification_id INTEGER UNIQUE, "
+            "stream TEXT NOT NULL, "
+            "version INTEGER NOT NULL, "
+            "topic TEXT NOT NULL, "
+            "recorded_at TEXT, "
+            "actor TEXT, "
+            "payload_sha256 BLOB NOT NULL, "
+            "prev_hash BLOB, "
+            "key_id TEXT NOT NULL, "
+            "record_hash BLOB NOT NULL, "
+            "signature BLOB NOT NULL, "
+            "UNIQUE (stream, version))"
+        )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.key_table} ("
+            "originator_version INTEGER PRIMARY KEY, "
+            "topic TEXT NOT NULL, "
+            "state BLOB NOT NULL)"
+        )
+        return statements
+
+    def _insert_events(
+        self,
+        c: es_sqlite.SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        # Any exception here propagates through the library's SQLiteTransaction: rollback.
+        append_ledger_entries(
+            _SQLiteLedgerTxn(self, c),
+            stored_events,
+            notification_ids,
+            self.signers,
+            self._active_key_cache,
+        )
+        return notification_ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        if str(originator_id) != KEY_LOG_STREAM:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        # The key log lives in its own table (outside the notification log).
+        statement = f"SELECT * FROM {self.key_table} WHERE 1=1 "
+        params: list[Any] = []
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += "ORDER BY originator_version " + ("DESC " if desc else "ASC ")
+        if limit is not None:
+            statement += "LIMIT ?"
+            params.append(limit)
+        key_log_id = self.convert_originator_id(KEY_LOG_ID.hex)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                StoredEvent(key_log_id, row["originator_version"], row["topic"], row["state"])
+                for row in c.fetchall()
+            ]
+
+    # -- LedgerReader ---------------------------------------------------------------------
+
+    def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]:
+        """Ledger rows from ``start_leaf`` in leaf order, with their stored events joined."""
+        statement = (
+            "SELECT l.*, s.originator_id AS ev_id, s.originator_version AS ev_version, "
+            "s.topic AS ev_topic, s.state AS ev_state, "
+            "k.originator_version AS k_version, k.topic AS k_topic, k.state AS k_state "
+            f"FROM {self.ledger_table} l "
+            f"LEFT JOIN {self.events_table_name} s "
+            "ON l.notification_id IS NOT NULL AND s.rowid = l.notification_id "
+            f"LEFT JOIN {self.key_table} k "
+            "ON l.notification_id IS NULL AND l.stream = ? AND k.originator_version = l.version "
+            "WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (KEY_LOG_STREAM, start_leaf, limit))
+            return [self._entry(row) for row in c.fetchall()]
+
+    def _entry(self, row: Any) -> LedgerEntry:
+        if row["ev_id"] is not None:
+            event_stream: str | None = str(self.convert_originator_id(row["ev_id"]))
+            event_version, event_topic = row["ev_version"], row["ev_topic"]
+            state: bytes | None = bytes(row["ev_state"])
+        elif row["k_version"] is not None:
+            event_stream, event_version, event_topic = KEY_LOG_STREAM, row["k_version"], row["k_topic"]
+            state = bytes(row["k_state"])
+        else:
+            event_stream = event_version = event_topic = state = None
+        return LedgerEntry(
+            leaf_index=row["leaf_index"],
+            notification_id=row["notification_id"],
+            stream=row["stream"],
+            version=row["version"],
+            topic=row["topic"],
+            recorded_at=row["recorded_at"],
+            actor=row["actor"],
+            payload_sha256=bytes(row["payload_sha256"]),
+            prev_hash=None if row["prev_hash"] is None else bytes(row["prev_hash"]),
+            key_id=row["key_id"],
+            record_hash=bytes(row["record_hash"]),
+            signature=bytes(row["signature"]),
+            event_stream=event_stream,
+            event_version=event_version,
+            event_topic=event_topic,
+            state=state,
+        )
+
+    def count_entries(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.ledger_table}")
+            return cast(int, c.fetchone()[0])
+
+    def find_orphan_event(self) -> OrphanEvent | None:
+        """First stored event (or key-log event) that no ledger entry points to."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT s.rowid AS nid, s.originator_id, s.originator_version "
+                f"FROM {self.events_table_name} s WHERE NOT EXISTS ("
+                f"SELECT 1 FROM {self.ledger_table} l WHERE l.notification_id = s.rowid) "
+                "ORDER BY s.rowid LIMIT 1"
+            )
+            row = c.fetchone()
+            if row is not None:
+                stream = str(self.convert_originator_id(row["originator_id"]))
+                return OrphanEvent(stream, row["originator_version"], row["nid"])
+            c.execute(
+                f"SELECT k.originator_version FROM {self.key_table} k WHERE NOT EXISTS ("
+                f"SELECT 1 FROM {self.ledger_table} l WHERE l.notification_id IS NULL "
+                "AND l.stream = ? AND l.version = k.originator_version) "
+                "ORDER BY k.originator_version LIMIT 1",
+                (KEY_LOG_STREAM,),
+            )
+            row = c.fetchone()
+            return None if row is None else OrphanEvent(KEY_LOG_STREAM, row[0], None)
+
+
+class LedgerSQLiteProcessRecorder(es_sqlite.SQLiteProcessRecorder, LedgerSQLiteApplicationRecorder):
+    """Process recorder (tracking + events) with the same signed ledger."""
+
+
+class LedgerSQLiteFactory(es_sqlite.SQLiteFactory):
+    """SQLite infrastructure factory: canonical transcoder, signing mapper, ledger recorders.
+
+    Signers: ``factory.signers`` if set, else the key store named by ``CALEOL_KEY_DIR`` /
+    ``CALEOL_KEY_PASSPHRASE`` (opened lazily, on the first insert).
+    """
+
+    application_recorder_class = LedgerSQLiteApplicationRecorder
+    process_recorder_class = LedgerSQLiteProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.signers: SignerProvider | None = None
+
+    def transcoder(self) -> Transcoder:
+        return default_transcoder(self.env) or super().transcoder()
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[Any]] | None = None,
+    ) -> Mapper[Any]:
+        return super().mapper(transcoder, mapper_class or default_mapper_class(self.env))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        self._configure(recorder)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = super().process_recorder()
+        self._configure(recorder)
+        return recorder
+
+    def _configure(self, recorder: object) -> None:
+        if isinstance(recorder, LedgerSQLiteApplicationRecorder) and recorder.signers is None:
+            recorder.signers = self.signers or signers_from_env(self.env)
+
+
+Factory = LedgerSQLiteFactory
