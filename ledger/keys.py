@@ -77,8 +77,8 @@ KEY_PASSPHRASE_ENV = "CALEOL_KEY_PASSPHRASE"
 KEY_ID_PREFIX = "ed25519:"
 
 KEY_LOG_ID = uuid5(NAMESPACE_URL, "caleol:keys")
-# Actor of the KeyRegistered entries the recorder writes by itself.
-LEDGER_ACTOR: dict[str, Any] = {"who": "caleol-ledger", "role": "system", "on_behalf_of": None}
+# Actor of the KeyRegistered entries the recorder writes by itself (domain.actor.Actor shape).
+LEDGER_ACTOR: dict[str, Any] = {"id": "system:ledger", "role": "system", "on_behalf_of": None}
 
 
 class KeyStoreError(Exception):

@@ -37,6 +37,7 @@ Key-log events (`ledger.keys.KeyLog`) are kept in ``ledger_key_events``
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,11 +46,26 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.domain import DomainEventProtocol, TAggregateID
-from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Mapper,
+    ProgrammingError,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.utils import get_topic
 
 from ledger.canonical import CanonicalTranscoder, iso_utc, to_canonical_value
-from ledger.keys import KEY_LOG_ID, LEDGER_ACTOR, KeyLog, Signer, SignerProvider
+from ledger.keys import (
+    KEY_DIR_ENV,
+    KEY_LOG_ID,
+    KEY_PASSPHRASE_ENV,
+    LEDGER_ACTOR,
+    KeyLog,
+    KeyStore,
+    Signer,
+    SignerProvider,
+)
 
 __all__ = [
     "KEY_LOG_STREAM",
@@ -64,9 +80,13 @@ __all__ = [
     "OrphanEvent",
     "SigningMapper",
     "append_ledger_entries",
+    "default_mapper_class",
+    "default_transcoder",
+    "ledger_table_names",
     "payload_sha256",
     "record_bytes",
     "record_hash",
+    "signers_from_env",
 ]
 
 RECORD_FORMAT_VERSION = 1
@@ -390,7 +410,9 @@ def append_ledger_entries(
         next_leaf += 1
 
     # Hash each stream's events in version order (prev links), leaves in batch order.
-    order = sorted(range(len(stored_events)), key=lambda i: (streams[i], stored_events[i].originator_version))
+    order = sorted(
+        range(len(stored_events)), key=lambda i: (streams[i], stored_events[i].originator_version)
+    )
     prev_of: dict[str, bytes | None] = {}
     entries: list[NewEntry | None] = [None] * len(stored_events)
     for i in order:
@@ -405,3 +427,38 @@ def append_ledger_entries(
         entries[i] = entry
     rows.extend(e for e in entries if e is not None)
     txn.insert_entries(rows)
+
+
+# -- shared by the SQLite and PostgreSQL factories -----------------------------------------
+
+DEFAULT_EVENTS_TABLE = "stored_events"
+
+
+def ledger_table_names(events_table_name: str) -> tuple[str, str]:
+    """(ledger entries table, key-log events table) beside an events table."""
+    if events_table_name == DEFAULT_EVENTS_TABLE:
+        return "ledger_entries", "ledger_key_events"
+    return f"{events_table_name}_ledger", f"{events_table_name}_keys"
+
+
+def default_transcoder(env: Any) -> Transcoder | None:
+    """`CanonicalTranscoder` unless the environment names another (TRANSCODER_TOPIC)."""
+    if env.get(InfrastructureFactory.TRANSCODER_TOPIC):
+        return None
+    return CanonicalTranscoder()
+
+
+def default_mapper_class(env: Any) -> type[Mapper[Any]] | None:
+    """`SigningMapper` unless the environment names another mapper (MAPPER_TOPIC)."""
+    if env.get(InfrastructureFactory.MAPPER_TOPIC):
+        return None
+    return SigningMapper
+
+
+def signers_from_env(env: Any) -> KeyStore:
+    """Key store from CALEOL_KEY_DIR / CALEOL_KEY_PASSPHRASE in ``env``, else os.environ."""
+    merged = {
+        name: env.get(name) or os.environ.get(name) or ""
+        for name in (KEY_DIR_ENV, KEY_PASSPHRASE_ENV)
+    }
+    return KeyStore.from_env(merged)

@@ -375,13 +375,13 @@ def open_note(message: str | bytes, verifiers: Iterable[Verifier]) -> VerifiedNo
     the same key are dropped.
     """
     known: dict[tuple[str, bytes], Verifier] = {}
-    for verifier in verifiers:
-        slot = (verifier.name, verifier.key_id)
-        if slot in known and known[slot].public_key != verifier.public_key:
+    for candidate in verifiers:
+        slot = (candidate.name, candidate.key_id)
+        if slot in known and known[slot].public_key != candidate.public_key:
             raise InvalidKeyError(
-                f"ambiguous verifiers for {verifier.name}+{verifier.key_id.hex()}"
+                f"ambiguous verifiers for {candidate.name}+{candidate.key_id.hex()}"
             )
-        known[slot] = verifier
+        known[slot] = candidate
     note = parse_note(message)
     signed = note.text.encode("utf-8")
     verified: list[Signature] = []

@@ -72,8 +72,7 @@ class _SQLiteLedgerTxn:
 
     def key_event_states(self) -> list[tuple[int, bytes]]:
         self.c.execute(
-            f"SELECT originator_version, state FROM {self.r.key_table} "
-            "ORDER BY originator_version"
+            f"SELECT originator_version, state FROM {self.r.key_table} ORDER BY originator_version"
         )
         return [(row[0], bytes(row[1])) for row in self.c.fetchall()]
 
@@ -201,7 +200,11 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
             event_version, event_topic = row["ev_version"], row["ev_topic"]
             state: bytes | None = bytes(row["ev_state"])
         elif row["k_version"] is not None:
-            event_stream, event_version, event_topic = KEY_LOG_STREAM, row["k_version"], row["k_topic"]
+            event_stream, event_version, event_topic = (
+                KEY_LOG_STREAM,
+                row["k_version"],
+                row["k_topic"],
+            )
             state = bytes(row["k_state"])
         else:
             event_stream = event_version = event_topic = state = None

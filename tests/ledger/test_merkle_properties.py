@@ -323,11 +323,13 @@ def test_exhaustive_small_trees_agree_with_reference() -> None:
             proof = tree.consistency_proof(old, size)
             roots = (ref_mth(0, old), root)
             for claimed_old in range(0, size + 2):
-                args = (claimed_old, size, proof, *roots)
-                assert accepts_consistency(*args) == ref_verify_consistency(*args), args
+                sizes = (claimed_old, size)
+                accepted = accepts_consistency(*sizes, proof, *roots)
+                assert accepted == ref_verify_consistency(*sizes, proof, *roots), sizes
             for claimed_new in range(0, 2 * size + 2):
-                args = (old, claimed_new, proof, *roots)
-                assert accepts_consistency(*args) == ref_verify_consistency(*args), args
+                sizes = (old, claimed_new)
+                accepted = accepts_consistency(*sizes, proof, *roots)
+                assert accepted == ref_verify_consistency(*sizes, proof, *roots), sizes
 
 
 def test_inclusion_rejects_out_of_range_and_bad_lengths() -> None:
