@@ -73,7 +73,7 @@ def _check_line(line: str, what: str) -> None:
     if not line:
         raise MalformedCheckpointError(f"{what} must not be empty")
     for char in line:
-        if char < " " or char == "\x7f":
+        if char < " ":
             raise MalformedCheckpointError(f"{what} contains control character {char!r}")
 
 

@@ -297,7 +297,7 @@ class VerifiedNote:
 
 def _check_text_chars(text: str, what: str) -> None:
     for position, char in enumerate(text):
-        if (char < " " and char != "\n") or char == "\x7f":
+        if char < " " and char != "\n":
             raise MalformedNoteError(f"{what} contains control character {char!r} at {position}")
         if "\ud800" <= char <= "\udfff":
             raise MalformedNoteError(f"{what} contains a lone surrogate at {position}")

@@ -252,6 +252,15 @@ def test_sign_rejects_malformed_text(alice: Signer, text: str) -> None:
         sign_note(text, [alice])
 
 
+@pytest.mark.parametrize(
+    "text", ["\n", "a\n\nb\n", "trailing blank\n\n", "DEL \x7f and é, ü, 漢字\n"]
+)
+def test_texts_with_blank_lines_and_unicode_round_trip(alice: Signer, text: str) -> None:
+    note = sign_note(text, [alice])
+    assert parse_note(note).text == text
+    assert open_note(note, [alice.verifier]).text == text
+
+
 def test_sign_needs_a_signer() -> None:
     with pytest.raises(NoteError):
         sign_note(TEXT, [])

@@ -1,0 +1,360 @@
+"""PostgreSQL recorders that sign every stored event into ``ledger_entries``, same transaction.
+
+Use through the eventsourcing environment: ``PERSISTENCE_MODULE=ledger.postgres_recorder``
+and ``POSTGRES_*`` (see `ledger.config.environment_for`).
+
+The library locks the stored events table (EXCLUSIVE) before inserting, so inserts commit
+in notification-id order; the ledger rows are written after that insert, under the same
+lock, so ``max(leaf_index) + 1`` is race-free and leaves are dense even though notification
+ids (a sequence) may have gaps. ``insert_events`` is re-implemented here because the
+library's version catches exceptions raised after the insert and re-raises them only after
+its transaction block has exited (i.e. after COMMIT): a failure while signing must roll the
+stored events back too.
+
+Table names are fixed (``stored_events``, ``ledger_entries``, ``ledger_key_events``), not
+prefixed with the application name, so that ``verify --db URL`` finds the ledger alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+from uuid import UUID
+
+import eventsourcing.postgres as es_pg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.keys import KEY_LOG_ID, SignerProvider
+from ledger.records import (
+    DEFAULT_EVENTS_TABLE,
+    KEY_LOG_STREAM,
+    ActiveKeyCache,
+    LedgerEntry,
+    NewEntry,
+    OrphanEvent,
+    append_ledger_entries,
+    default_mapper_class,
+    default_transcoder,
+    ledger_table_names,
+    signers_from_env,
+)
+
+__all__ = [
+    "Factory",
+    "LedgerPostgresApplicationRecorder",
+    "LedgerPostgresFactory",
+    "LedgerPostgresProcessRecorder",
+]
+
+
+class _PostgresLedgerTxn:
+    """`ledger.records.LedgerTxn` over a psycopg cursor inside the insert transaction."""
+
+    def __init__(self, recorder: LedgerPostgresApplicationRecorder, curs: Cursor[DictRow]):
+        self.r = recorder
+        self.c = curs
+
+    def last_entry(self) -> tuple[int, str, str, int] | None:
+        self.c.execute(self.r.sql_last_entry, prepare=True)
+        row = self.c.fetchone()
+        if row is None:
+            return None
+        return (row["leaf_index"], row["key_id"], row["stream"], row["version"])
+
+    def prev_hash(self, stream: str, below_version: int) -> bytes | None:
+        self.c.execute(self.r.sql_prev_hash, (stream, below_version), prepare=True)
+        row = self.c.fetchone()
+        return None if row is None else bytes(row["record_hash"])
+
+    def key_event_states(self) -> list[tuple[int, bytes]]:
+        self.c.execute(self.r.sql_key_states)
+        return [(row["originator_version"], bytes(row["state"])) for row in self.c.fetchall()]
+
+    def insert_key_event(self, version: int, topic: str, state: bytes) -> None:
+        self.c.execute(self.r.sql_insert_key_event, (version, topic, state))
+
+    def insert_entries(self, rows: Sequence[NewEntry]) -> None:
+        self.c.executemany(self.r.sql_insert_entry, rows)
+
+
+class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
+    """Application recorder writing a signed, hash-chained ledger entry per stored event."""
+
+    def __init__(
+        self,
+        datastore: es_pg.PostgresDatastore,
+        *,
+        events_table_name: str = DEFAULT_EVENTS_TABLE,
+        signers: SignerProvider | None = None,
+    ):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.signers = signers
+        self._active_key_cache = ActiveKeyCache()
+        self.ledger_table, self.key_table = ledger_table_names(events_table_name)
+        for name in (self.ledger_table, self.key_table):
+            self.check_identifier_length(name)
+        schema = Identifier(self.datastore.schema)
+        ledger = Identifier(self.ledger_table)
+        keys = Identifier(self.key_table)
+        events = Identifier(self.events_table_name)
+
+        def fmt(text: str) -> Composed:
+            return SQL(text).format(schema=schema, ledger=ledger, keys=keys, events=events)
+
+        self.sql_create_statements.append(
+            fmt(
+                "CREATE TABLE IF NOT EXISTS {schema}.{ledger} ("
+                "leaf_index bigint PRIMARY KEY, "
+                "notification_id bigint UNIQUE, "
+                "stream text NOT NULL, "
+                "version bigint NOT NULL, "
+                "topic text NOT NULL, "
+                "recorded_at text, "
+                "actor text, "
+                "payload_sha256 bytea NOT NULL, "
+                "prev_hash bytea, "
+                "key_id text NOT NULL, "
+                "record_hash bytea NOT NULL, "
+                "signature bytea NOT NULL, "
+                "UNIQUE (stream, version))"
+            )
+        )
+        self.sql_create_statements.append(
+            fmt(
+                "CREATE TABLE IF NOT EXISTS {schema}.{keys} ("
+                "originator_version bigint PRIMARY KEY, "
+                "topic text NOT NULL, "
+                "state bytea NOT NULL)"
+            )
+        )
+        self.sql_last_entry = fmt(
+            "SELECT leaf_index, key_id, stream, version FROM {schema}.{ledger} "
+            "ORDER BY leaf_index DESC LIMIT 1"
+        )
+        self.sql_prev_hash = fmt(
+            "SELECT record_hash FROM {schema}.{ledger} WHERE stream = %s AND version < %s "
+            "ORDER BY version DESC LIMIT 1"
+        )
+        self.sql_key_states = fmt(
+            "SELECT originator_version, state FROM {schema}.{keys} ORDER BY originator_version"
+        )
+        self.sql_insert_key_event = fmt("INSERT INTO {schema}.{keys} VALUES (%s, %s, %s)")
+        self.sql_insert_entry = fmt(
+            "INSERT INTO {schema}.{ledger} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        )
+        self.sql_select_entries = fmt(
+            "SELECT l.*, s.originator_id AS ev_id, s.originator_version AS ev_version, "
+            "s.topic AS ev_topic, s.state AS ev_state, "
+            "k.originator_version AS k_version, k.topic AS k_topic, k.state AS k_state "
+            "FROM {schema}.{ledger} l "
+            "LEFT JOIN {schema}.{events} s ON s.notification_id = l.notification_id "
+            "LEFT JOIN {schema}.{keys} k ON l.notification_id IS NULL AND l.stream = %s "
+            "AND k.originator_version = l.version "
+            "WHERE l.leaf_index >= %s ORDER BY l.leaf_index LIMIT %s"
+        )
+        self.sql_count_entries = fmt("SELECT count(*) AS n FROM {schema}.{ledger}")
+        self.sql_orphan_event = fmt(
+            "SELECT s.notification_id, s.originator_id, s.originator_version "
+            "FROM {schema}.{events} s WHERE NOT EXISTS (SELECT 1 FROM {schema}.{ledger} l "
+            "WHERE l.notification_id = s.notification_id) ORDER BY s.notification_id LIMIT 1"
+        )
+        self.sql_orphan_key_event = fmt(
+            "SELECT k.originator_version FROM {schema}.{keys} k WHERE NOT EXISTS ("
+            "SELECT 1 FROM {schema}.{ledger} l WHERE l.notification_id IS NULL "
+            "AND l.stream = %s AND l.version = k.originator_version) "
+            "ORDER BY k.originator_version LIMIT 1"
+        )
+        self.sql_select_key_events = fmt("SELECT * FROM {schema}.{keys} WHERE TRUE")
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_events(curs, stored_events, **kwargs)  # tracking, if any
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
+            notification_ids = [row["notification_id"] for row in curs.fetchall()]
+            append_ledger_entries(
+                _PostgresLedgerTxn(self, curs),
+                stored_events,
+                notification_ids,
+                self.signers,
+                self._active_key_cache,
+            )
+            return notification_ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        if str(originator_id) != KEY_LOG_STREAM:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        # The key log lives in its own table (outside the notification log).
+        statement = self.sql_select_key_events
+        params: list[Any] = []
+        if gt is not None:
+            statement += SQL(" AND originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            statement += SQL(" AND originator_version <= %s")
+            params.append(lte)
+        statement += SQL(" ORDER BY originator_version") + SQL(" DESC" if desc else " ASC")
+        if limit is not None:
+            statement += SQL(" LIMIT %s")
+            params.append(limit)
+        key_log_id: UUID | str = (
+            KEY_LOG_ID if self.datastore.originator_id_type == "uuid" else KEY_LOG_STREAM
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return [
+                StoredEvent(key_log_id, row["originator_version"], row["topic"], bytes(row["state"]))
+                for row in curs.fetchall()
+            ]
+
+    # -- LedgerReader ---------------------------------------------------------------------
+
+    def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]:
+        """Ledger rows from ``start_leaf`` in leaf order, with their stored events joined."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_select_entries, (KEY_LOG_STREAM, start_leaf, limit))
+            return [_entry(row) for row in curs.fetchall()]
+
+    def count_entries(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_count_entries)
+            row = curs.fetchone()
+            assert row is not None
+            return cast(int, row["n"])
+
+    def find_orphan_event(self) -> OrphanEvent | None:
+        """First stored event (or key-log event) that no ledger entry points to."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_orphan_event)
+            row = curs.fetchone()
+            if row is not None:
+                return OrphanEvent(
+                    str(row["originator_id"]), row["originator_version"], row["notification_id"]
+                )
+            curs.execute(self.sql_orphan_key_event, (KEY_LOG_STREAM,))
+            row = curs.fetchone()
+            if row is None:
+                return None
+            return OrphanEvent(KEY_LOG_STREAM, row["originator_version"], None)
+
+
+def _entry(row: DictRow) -> LedgerEntry:
+    if row["ev_id"] is not None:
+        event_stream: str | None = str(row["ev_id"])
+        event_version, event_topic = row["ev_version"], row["ev_topic"]
+        state: bytes | None = bytes(row["ev_state"])
+    elif row["k_version"] is not None:
+        event_stream, event_version, event_topic = KEY_LOG_STREAM, row["k_version"], row["k_topic"]
+        state = bytes(row["k_state"])
+    else:
+        event_stream = event_version = event_topic = state = None
+    return LedgerEntry(
+        leaf_index=row["leaf_index"],
+        notification_id=row["notification_id"],
+        stream=row["stream"],
+        version=row["version"],
+        topic=row["topic"],
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+        payload_sha256=bytes(row["payload_sha256"]),
+        prev_hash=None if row["prev_hash"] is None else bytes(row["prev_hash"]),
+        key_id=row["key_id"],
+        record_hash=bytes(row["record_hash"]),
+        signature=bytes(row["signature"]),
+        event_stream=event_stream,
+        event_version=event_version,
+        event_topic=event_topic,
+        state=state,
+    )
+
+
+class LedgerPostgresProcessRecorder(
+    es_pg.PostgresProcessRecorder, LedgerPostgresApplicationRecorder
+):
+    """Process recorder (tracking + events) with the same signed ledger."""
+
+
+class LedgerPostgresFactory(es_pg.PostgresFactory):
+    """PostgreSQL infrastructure factory: canonical transcoder, signing mapper, ledger
+    recorders, fixed table names. Signers as for `ledger.sqlite_recorder.LedgerSQLiteFactory`.
+    """
+
+    application_recorder_class = LedgerPostgresApplicationRecorder
+    process_recorder_class = LedgerPostgresProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.signers: SignerProvider | None = None
+
+    def transcoder(self) -> Transcoder:
+        return default_transcoder(self.env) or super().transcoder()
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[Any]] | None = None,
+    ) -> Mapper[Any]:
+        return super().mapper(transcoder, mapper_class or default_mapper_class(self.env))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        recorder_class: type[LedgerPostgresApplicationRecorder] = (
+            resolve_topic(topic) if topic else type(self).application_recorder_class
+        )
+        recorder = recorder_class(datastore=self.datastore, events_table_name=DEFAULT_EVENTS_TABLE)
+        self._configure(recorder)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
+        recorder_class: type[LedgerPostgresProcessRecorder] = (
+            resolve_topic(topic) if topic else type(self).process_recorder_class
+        )
+        tracking_table_name = (self.env.name.lower() or "notification") + "_tracking"
+        recorder = recorder_class(
+            datastore=self.datastore,
+            events_table_name=DEFAULT_EVENTS_TABLE,
+            tracking_table_name=tracking_table_name,
+        )
+        self._configure(recorder)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def _configure(self, recorder: object) -> None:
+        if isinstance(recorder, LedgerPostgresApplicationRecorder) and recorder.signers is None:
+            recorder.signers = self.signers or signers_from_env(self.env)
+
+
+Factory = LedgerPostgresFactory
