@@ -88,6 +88,14 @@ class CaleolApplication(Application[UUID]):
                 )
         return activities
 
+    # ------------------------------------------------------------------- keys
+    def register_signing_key(self) -> str:
+        """Registers the key store's active key in the ledger now (after a rotation)."""
+        return self.recorder.register_signing_key()  # type: ignore[attr-defined,no-any-return]
+
+    def registered_key_ids(self) -> list[str]:
+        return self.recorder.registered_key_ids()  # type: ignore[attr-defined,no-any-return]
+
     # ------------------------------------------------------------------ setup
     def schedule_commission(
         self,

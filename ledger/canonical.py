@@ -222,17 +222,22 @@ class CanonicalTranscoder(JSONTranscoder):
 
 def _plain(value: Any) -> Any:
     """The plain built-in value of a subclass instance (e.g. a str enum -> str)."""
-    for base in (bool, int, str, dict, list, tuple, datetime, date, UUID, Decimal):
-        if isinstance(value, base):
-            if base is datetime:
-                return datetime.fromisoformat(value.isoformat())
-            if base is date:
-                return date.fromisoformat(value.isoformat())
-            if base is UUID:
-                return UUID(str(value))
-            if base is Decimal:
-                return Decimal(str(value))
-            if base is str:
-                return str.__str__(value)  # str(enum member) would give "Class.NAME"
-            return base(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # str(enum member) would give "Class.NAME"
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, datetime):
+        return datetime.fromisoformat(value.isoformat())
+    if isinstance(value, date):
+        return date.fromisoformat(value.isoformat())
+    if isinstance(value, UUID):
+        return UUID(str(value))
+    if isinstance(value, Decimal):
+        return Decimal(str(value))
     raise CanonicalError(f"unexpected type {type(value).__name__}")  # pragma: no cover

@@ -23,6 +23,12 @@ Key registration in the ledger (`KeyLog`, stream `KEY_LOG_ID`)
     3. any entry signed by a key that is not the active one at its leaf (unknown key,
        retired key, key registered later) fails verification.
 
+    A ``KeyRegistered`` payload (stored state, canonical transcoder) is the JSON object
+    ``{"actor": {...}, "key_id": "ed25519:...", "previous_key_id": str | null,
+    "public_key": "<64 hex>", "timestamp": {"_data_": "<ISO UTC>", "_type_": "datetime"}}``;
+    its topic is ``ledger.keys:KeyLog.KeyRegistered``, its stream ``str(KEY_LOG_ID)`` =
+    ``uuid5(NAMESPACE_URL, "caleol:keys")``, versions 1, 2, ... and ``notification_id`` null.
+
     The recorders apply these rules automatically: before inserting with a signer whose key
     is not the ledger's active key, they insert, in the same transaction, its
     ``KeyRegistered`` signed by the previous active key (found in the key store by key id)
@@ -171,6 +177,10 @@ class KeyInfo:
     public_key: str  # hex of the raw 32 bytes
     created_at: str
     active: bool
+
+    @property
+    def public_key_hex(self) -> str:
+        return self.public_key
 
 
 def _file_stem(key_id: str) -> str:

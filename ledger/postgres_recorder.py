@@ -17,7 +17,7 @@ prefixed with the application name, so that ``verify --db URL`` finds the ledger
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 from uuid import UUID
 
@@ -47,7 +47,10 @@ from ledger.records import (
     append_ledger_entries,
     default_mapper_class,
     default_transcoder,
+    iter_entries,
     ledger_table_names,
+    register_signing_key,
+    registered_key_ids,
     signers_from_env,
 )
 
@@ -201,7 +204,6 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
             )
             return notification_ids
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events(
         self,
         originator_id: UUID | str,
@@ -212,7 +214,19 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         if str(originator_id) != KEY_LOG_STREAM:
-            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+            events: Sequence[StoredEvent] = super().select_events(
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+            return events
+        key_events: Sequence[StoredEvent] = self._select_key_events(
+            gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        return key_events
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _select_key_events(
+        self, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredEvent]:
         # The key log lives in its own table (outside the notification log).
         statement = self.sql_select_key_events
         params: list[Any] = []
@@ -232,11 +246,37 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
             return [
-                StoredEvent(key_log_id, row["originator_version"], row["topic"], bytes(row["state"]))
+                StoredEvent(
+                    key_log_id, row["originator_version"], row["topic"], bytes(row["state"])
+                )
                 for row in curs.fetchall()
             ]
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def register_signing_key(self) -> str:
+        """Register the signers' current key in the ledger now (no-op if already active)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)  # the same lock that orders inserts
+            return register_signing_key(
+                _PostgresLedgerTxn(self, curs), self.signers, self._active_key_cache
+            )
+
+    def registered_key_ids(self) -> list[str]:
+        """Key ids registered in the ledger, oldest first (the last one is active)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return registered_key_ids(_PostgresLedgerTxn(self, curs).key_event_states())
+
     # -- LedgerReader ---------------------------------------------------------------------
+
+    def iter_entries(
+        self, start_leaf: int = 0, limit: int | None = None, page_size: int = 2000
+    ) -> Iterator[LedgerEntry]:
+        """Ledger entries (stored events joined) in leaf order, read in pages."""
+        return iter_entries(self, start_leaf, limit, page_size)
 
     def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]:
         """Ledger rows from ``start_leaf`` in leaf order, with their stored events joined."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -82,10 +82,13 @@ __all__ = [
     "append_ledger_entries",
     "default_mapper_class",
     "default_transcoder",
+    "iter_entries",
     "ledger_table_names",
     "payload_sha256",
     "record_bytes",
     "record_hash",
+    "register_signing_key",
+    "registered_key_ids",
     "signers_from_env",
 ]
 
@@ -243,6 +246,26 @@ class LedgerReader(Protocol):
     def find_orphan_event(self) -> OrphanEvent | None: ...
 
 
+def iter_entries(
+    reader: LedgerReader,
+    start_leaf: int = 0,
+    limit: int | None = None,
+    page_size: int = 2000,
+) -> Iterator[LedgerEntry]:
+    """Ledger entries in leaf order from ``start_leaf`` (at most ``limit``), read in pages."""
+    remaining = limit
+    leaf = start_leaf
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        page = reader.select_entries(leaf, size)
+        yield from page
+        if len(page) < size:
+            return
+        leaf = page[-1].leaf_index + 1
+        if remaining is not None:
+            remaining -= len(page)
+
+
 class LedgerTxn(Protocol):
     """What `append_ledger_entries` needs from the database, inside the insert transaction
     (after the stored events were inserted and the insert lock is held)."""
@@ -304,11 +327,13 @@ def _key_event_entry(
     previous_key_id: str | None,
     leaf: int,
     version: int,
+    at: datetime | None,
 ) -> NewEntry:
     event = KeyLog.KeyRegistered(  # type: ignore[call-arg]
         originator_id=KEY_LOG_ID,
         originator_version=version,
-        timestamp=datetime.now(UTC),
+        # The instant of the event that needs the key (deterministic under a simulated clock).
+        timestamp=at or datetime.now(UTC),
         key_id=new_signer.key_id,
         public_key=new_signer.public_bytes.hex(),
         previous_key_id=previous_key_id,
@@ -361,6 +386,60 @@ def _sign_entry(
     )
 
 
+def _register_key_if_needed(
+    txn: LedgerTxn,
+    signer: Signer,
+    signers: SignerProvider,
+    cache: ActiveKeyCache,
+    at: datetime | None = None,
+) -> tuple[list[NewEntry], int]:
+    """The KeyRegistered entry needed before ``signer`` may sign (if any), and the next leaf."""
+    last = txn.last_entry()
+    next_leaf = 0 if last is None else last[0] + 1
+    active = cache.active(txn, last)
+    if signer.key_id == active:
+        return [], next_leaf
+    key_states = txn.key_event_states()
+    registered = {orjson.loads(state)["key_id"] for _, state in key_states}
+    if signer.key_id in registered:
+        raise LedgerKeyError(
+            f"key {signer.key_id} was retired from the ledger (active key: {active}); "
+            "sign with the key store's active key"
+        )
+    if active is None:
+        signing = signer  # self-signed genesis
+    else:
+        previous = signers.signer_for(active)
+        if previous is None:
+            raise LedgerKeyError(
+                f"cannot register key {signer.key_id}: the private key of the ledger's "
+                f"active key {active} is not in the key store"
+            )
+        signing = previous
+    version = (key_states[-1][0] + 1) if key_states else 1
+    entry = _key_event_entry(txn, signer, signing, active, next_leaf, version, at)
+    return [entry], next_leaf + 1
+
+
+def register_signing_key(
+    txn: LedgerTxn, signers: SignerProvider | None, cache: ActiveKeyCache
+) -> str:
+    """Make the provider's current key the ledger's active key now (inside the insert lock);
+    returns its key id. Nothing is written if it already is."""
+    if signers is None:
+        raise LedgerKeyError("no signer configured for the ledger recorder")
+    signer = signers.current()
+    rows, _ = _register_key_if_needed(txn, signer, signers, cache)
+    if rows:
+        txn.insert_entries(rows)
+    return signer.key_id
+
+
+def registered_key_ids(states: Sequence[tuple[int, bytes]]) -> list[str]:
+    """Key ids of key-log event states, in registration order."""
+    return [str(orjson.loads(state)["key_id"]) for _, state in states]
+
+
 def append_ledger_entries(
     txn: LedgerTxn,
     stored_events: Sequence[StoredEvent],
@@ -382,36 +461,13 @@ def append_ledger_entries(
     if KEY_LOG_STREAM in streams:
         raise ProgrammingError("the key-log stream is written by the ledger recorder only")
     signer = signers.current()
-
-    last = txn.last_entry()
-    next_leaf = 0 if last is None else last[0] + 1
-    active = cache.active(txn, last)
-    rows: list[NewEntry] = []
-    if signer.key_id != active:
-        key_states = txn.key_event_states()
-        registered = {orjson.loads(state)["key_id"] for _, state in key_states}
-        if signer.key_id in registered:
-            raise LedgerKeyError(
-                f"key {signer.key_id} was retired from the ledger (active key: {active}); "
-                "sign with the key store's active key"
-            )
-        if active is None:
-            signing = signer  # self-signed genesis
-        else:
-            previous = signers.signer_for(active)
-            if previous is None:
-                raise LedgerKeyError(
-                    f"cannot register key {signer.key_id}: the private key of the ledger's "
-                    f"active key {active} is not in the key store"
-                )
-            signing = previous
-        version = (key_states[-1][0] + 1) if key_states else 1
-        rows.append(_key_event_entry(txn, signer, signing, active, next_leaf, version))
-        next_leaf += 1
+    first_at = getattr(stored_events[0], "recorded_at", None)
+    rows, next_leaf = _register_key_if_needed(txn, signer, signers, cache, first_at)
 
     # Hash each stream's events in version order (prev links), leaves in batch order.
     order = sorted(
-        range(len(stored_events)), key=lambda i: (streams[i], stored_events[i].originator_version)
+        range(len(stored_events)),
+        key=lambda i: (streams[i], stored_events[i].originator_version),
     )
     prev_of: dict[str, bytes | None] = {}
     entries: list[NewEntry | None] = [None] * len(stored_events)

@@ -10,7 +10,7 @@ same transaction cannot race with another writer, even in another process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 from uuid import UUID
 
@@ -34,7 +34,10 @@ from ledger.records import (
     append_ledger_entries,
     default_mapper_class,
     default_transcoder,
+    iter_entries,
     ledger_table_names,
+    register_signing_key,
+    registered_key_ids,
     signers_from_env,
 )
 
@@ -175,7 +178,34 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
                 for row in c.fetchall()
             ]
 
+    def register_signing_key(self) -> str:
+        """Register the signers' current key in the ledger now (no-op if already active)."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            # IMMEDIATE: take the write lock before reading the last leaf.
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                key_id = register_signing_key(
+                    _SQLiteLedgerTxn(self, cursor), self.signers, self._active_key_cache
+                )
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return key_id
+
+    def registered_key_ids(self) -> list[str]:
+        """Key ids registered in the ledger, oldest first (the last one is active)."""
+        with self.datastore.transaction(commit=False) as c:
+            return registered_key_ids(_SQLiteLedgerTxn(self, c).key_event_states())
+
     # -- LedgerReader ---------------------------------------------------------------------
+
+    def iter_entries(
+        self, start_leaf: int = 0, limit: int | None = None, page_size: int = 2000
+    ) -> Iterator[LedgerEntry]:
+        """Ledger entries (stored events joined) in leaf order, read in pages."""
+        return iter_entries(self, start_leaf, limit, page_size)
 
     def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]:
         """Ledger rows from ``start_leaf`` in leaf order, with their stored events joined."""
@@ -196,7 +226,7 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
 
     def _entry(self, row: Any) -> LedgerEntry:
         if row["ev_id"] is not None:
-            event_stream: str | None = str(self.convert_originator_id(row["ev_id"]))
+            event_stream: str | None = self._stream_of(row["ev_id"])
             event_version, event_topic = row["ev_version"], row["ev_topic"]
             state: bytes | None = bytes(row["ev_state"])
         elif row["k_version"] is not None:
@@ -227,6 +257,13 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
             state=state,
         )
 
+    def _stream_of(self, stored_id: str) -> str:
+        """str(originator id) from the stored column (UUIDs are stored as 32 hex digits)."""
+        if self.datastore.originator_id_type == "uuid" and len(stored_id) == 32:
+            h = stored_id.lower()  # formatted directly: UUID() per row is a hot spot in verify
+            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return str(self.convert_originator_id(stored_id))
+
     def count_entries(self) -> int:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT COUNT(*) FROM {self.ledger_table}")
@@ -243,7 +280,7 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
             )
             row = c.fetchone()
             if row is not None:
-                stream = str(self.convert_originator_id(row["originator_id"]))
+                stream = self._stream_of(row["originator_id"])
                 return OrphanEvent(stream, row["originator_version"], row["nid"])
             c.execute(
                 f"SELECT k.originator_version FROM {self.key_table} k WHERE NOT EXISTS ("

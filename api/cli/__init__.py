@@ -11,7 +11,11 @@ import importlib
 import click
 
 #: Modules that each define one or more commands and register them on ``main``.
-COMMAND_MODULES = ("api.cli.decide",)
+COMMAND_MODULES = (
+    "api.cli.decide",
+    "api.cli.ledger_cmds",
+    "api.cli.verify",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

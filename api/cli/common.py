@@ -1,0 +1,36 @@
+"""Shared CLI plumbing: the --db option, clear failures with exit code 2, opening the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db",
+        envvar="CALEOL_DATABASE_URL",
+        default=None,
+        help="Database URL (sqlite:///path or postgresql://user@host:port/db). "
+        "Default: $CALEOL_DATABASE_URL, else sqlite:///./var/caleol.db.",
+    )(func)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"caleol: {message}", err=True)
+    raise SystemExit(code)
+
+
+def open_app(db: str | None, **kwargs: Any) -> Any:
+    from ledger.config import LedgerConfigError
+    from ledger.runtime import open_application
+
+    try:
+        return open_application(db, **kwargs)
+    except LedgerConfigError as e:
+        fail(str(e))

@@ -1,0 +1,161 @@
+"""Ledger commands: demo, replay, keys, erase-applicant (verify lives in ``api.cli.verify``)."""
+
+from __future__ import annotations
+
+import random
+import sys
+from datetime import datetime
+from uuid import UUID
+
+import click
+import orjson
+
+from api.cli import main
+from api.cli.common import db_option, fail, open_app
+from domain.actor import Actor
+from domain.errors import DomainError
+
+DEMO_KEY_SEED_NOTE = "the signing key is the key directory's active key"
+
+
+@main.command("demo")
+@db_option
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the scenario.")
+def demo(db: str | None, seed: int) -> None:
+    """Create a complete, realistic commission end to end (deterministic for a seed and key)."""
+    from api.demo import (
+        CONVOCATION_FRIDAY,
+        SeededIds,
+        SimulatedClock,
+        paris,
+        run_demo,
+        seeded_key_source,
+    )
+
+    clock = SimulatedClock(paris(CONVOCATION_FRIDAY, 14))
+    app = open_app(
+        db, clock=clock, ids=SeededIds(random.Random(seed)), data_keys=seeded_key_source(seed)
+    )
+    try:
+        result = run_demo(app, clock, seed)
+    finally:
+        app.close()
+    s = result.summary
+    if not result.created:
+        click.echo(f"Demo commission already present: {result.commission_id} (nothing added)")
+    else:
+        click.echo(f"Demo commission created: {result.commission_id}")
+    click.echo(f"  {s['title']}")
+    click.echo(
+        f"  status {s['status']}; {s['members']} members; {s['dwellings']} dwellings; "
+        f"{s['candidates']} candidates; {s['decided']} decided, {s['referred']} referred; "
+        f"{result.events} commission events"
+    )
+
+
+@main.command("replay")
+@db_option
+@click.argument("commission")
+@click.option("--at", "at", default=None, help="ISO-8601 instant (with a time zone).")
+def replay(db: str | None, commission: str, at: str | None) -> None:
+    """Print a commission's state as JSON, now or at an instant."""
+    from replay.state import state_at
+
+    commission_id = _uuid(commission)
+    instant = None
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--at: not an ISO-8601 instant: {at!r}")
+        if instant.tzinfo is None:
+            fail("--at: the instant needs a time zone (e.g. 2026-12-08T15:00:00+01:00)")
+    app = open_app(db, create=False)
+    try:
+        state = state_at(app, commission_id, instant)
+    except DomainError as e:
+        fail(str(e))
+    finally:
+        app.close()
+    sys.stdout.buffer.write(orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    sys.stdout.write("\n")
+
+
+@main.command("erase-applicant")
+@db_option
+@click.argument("numero_unique")
+@click.option(
+    "--reason",
+    type=click.Choice(["right_to_erasure", "retention_end"]),
+    default="right_to_erasure",
+    show_default=True,
+)
+@click.option("--by", "by", default="staff:dpo", show_default=True, help="Who erases.")
+def erase_applicant(db: str | None, numero_unique: str, reason: str, by: str) -> None:
+    """Destroy an applicant's data keys: their data becomes unreadable; the ledger stays valid."""
+    app = open_app(db, create=False)
+    try:
+        refs = app.erase_applicant(numero_unique, actor=Actor(by, "staff"), reason=reason)
+    except DomainError as e:
+        fail(str(e))
+    finally:
+        app.close()
+    if not refs:
+        fail("no readable data for this numéro unique (unknown, or already erased)")
+    click.echo(f"Erased {len(refs)} data key(s); the erasure is recorded in the ledger.")
+
+
+@main.group("keys")
+def keys() -> None:
+    """Signing keys: list them, rotate the active one."""
+
+
+@keys.command("list")
+@db_option
+def keys_list(db: str | None) -> None:
+    from ledger.keys import KeyStore
+
+    store = KeyStore.from_env()
+    registered = _registered_keys(db)
+    infos = store.list_keys()
+    if not infos and not registered:
+        click.echo("No key yet: the first one is generated on first use.")
+    for info in infos:
+        flag = "active" if info.active else "retired"
+        ledger = "registered in the ledger" if info.key_id in registered else "not yet registered"
+        click.echo(f"{info.key_id}  {flag:7}  {ledger}  public {info.public_key_hex}")
+    for key_id in sorted(set(registered) - {i.key_id for i in infos}):
+        click.echo(f"{key_id}  (registered in the ledger; private key not in this key directory)")
+
+
+@keys.command("rotate")
+@db_option
+def keys_rotate(db: str | None) -> None:
+    """Create a new signing key; the ledger records it, signed by the previous key."""
+    from ledger.keys import KeyStore
+
+    store = KeyStore.from_env()
+    app = open_app(db)
+    try:
+        app.register_signing_key()  # make sure the current key is registered first
+        signer = store.rotate()
+        app.register_signing_key()
+    finally:
+        app.close()
+    click.echo(f"New active key {signer.key_id}, registered in the ledger.")
+
+
+def _registered_keys(db: str | None) -> list[str]:
+    app = open_app(db, create=False)
+    try:
+        ids: list[str] = app.registered_key_ids()
+        return ids
+    finally:
+        app.close()
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"not a commission id (UUID): {value!r}")
