@@ -434,7 +434,8 @@ def letter_pdf(letter: Letter) -> bytes:
             pdf.bullets(block.items, size=size)
         else:
             pdf.para(block.text, size=size, lead=block.lead)
-    if pdf.get_y() > pdf.page_break_trigger - 30:  # the closing and the signature stay together
+    closing_height = 6 + 4 + 4.8 * len(letter.signature)
+    if pdf.get_y() > pdf.page_break_trigger - closing_height:  # kept together on one page
         pdf.add_page()
     pdf.para(letter.closing, size=size)
     pdf.ln(4)

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "api.cli.decide",
     "api.cli.ledger_cmds",
     "api.cli.verify",
+    "api.cli.documents",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
+from uuid import UUID
 
 import click
 
@@ -34,3 +35,10 @@ def open_app(db: str | None, **kwargs: Any) -> Any:
         return open_application(db, **kwargs)
     except LedgerConfigError as e:
         fail(str(e))
+
+
+def parse_commission_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"not a commission id (UUID): {value!r}")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import random
 import sys
 from datetime import datetime
-from uuid import UUID
 
 import click
 import orjson
 
 from api.cli import main
-from api.cli.common import db_option, fail, open_app
+from api.cli.common import db_option, fail, open_app, parse_commission_id
 from domain.actor import Actor
 from domain.errors import DomainError
 
@@ -61,7 +60,7 @@ def replay(db: str | None, commission: str, at: str | None) -> None:
     """Print a commission's state as JSON, now or at an instant."""
     from replay.state import state_at
 
-    commission_id = _uuid(commission)
+    commission_id = parse_commission_id(commission)
     instant = None
     if at is not None:
         try:
@@ -152,10 +151,3 @@ def _registered_keys(db: str | None) -> list[str]:
         return ids
     finally:
         app.close()
-
-
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        fail(f"not a commission id (UUID): {value!r}")

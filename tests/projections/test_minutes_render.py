@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -120,6 +124,32 @@ def test_a_fresh_run_of_the_same_demo_gives_the_same_bytes(
 ) -> None:
     app, cid = replayed
     assert render_minutes(app, cid, fmt, anchor=ANCHOR) == demo.before[fmt]
+
+
+_OTHER_PROCESS = """
+import hashlib, sys
+from tests.projections.conftest import ANCHOR, build_demo
+from projections.minutes import FORMATS, render_minutes
+app, cid = build_demo(seed=1)
+for fmt in FORMATS:
+    print(fmt, hashlib.sha256(render_minutes(app, cid, fmt, anchor=ANCHOR)).hexdigest())
+"""
+
+
+def test_another_process_with_another_hash_seed_gives_the_same_bytes(demo: Demo) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONHASHSEED": "4242", "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    expected = {fmt: hashlib.sha256(demo.before[fmt]).hexdigest() for fmt in FORMATS}
+    assert dict(line.split() for line in out.splitlines()) == expected
 
 
 def test_json_is_canonical_and_the_digest_is_its_content_sha256(demo: Demo) -> None:
