@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/caleol demo
+	$(BIN)/caleol demo --documents var/demo
 	$(BIN)/caleol verify
 
 test: $(STAMP)

@@ -35,7 +35,8 @@ from ledger.application import CaleolApplication
 
 PARIS = ZoneInfo("Europe/Paris")
 AGENCY_ID = "hf-93-nord"
-AGENCY_NAME = "Habitat Francilien — Agence Seine-Saint-Denis Nord"
+LANDLORD = "Habitat Francilien"
+AGENCY_NAME = "Agence Seine-Saint-Denis Nord"
 STAFF = Actor("staff:c.lefebvre", "staff")
 CONVOCATION_FRIDAY = date(2026, 12, 4)
 
@@ -224,7 +225,7 @@ def _household(rng: random.Random, size: int) -> tuple[Person, ...]:
 
 def run_demo(app: CaleolApplication, clock: SimulatedClock, seed: int) -> DemoResult:
     rng = random.Random(seed)
-    title = f"CALEOL dématérialisée du {8} décembre 2026 — {AGENCY_NAME}"
+    title = "CALEOL dématérialisée du 8 décembre 2026"
     opens_at, closes_at = paris(date(2026, 12, 8), 9), paris(date(2026, 12, 9), 12)
     commission_id = Commission.create_id(AGENCY_ID, title, opens_at)
     if list(app.events.get(commission_id, limit=1)):
@@ -239,6 +240,8 @@ def run_demo(app: CaleolApplication, clock: SimulatedClock, seed: int) -> DemoRe
         rules=Rules(),
         opens_at=opens_at,
         closes_at=closes_at,
+        landlord=LANDLORD,
+        agency_name=AGENCY_NAME,
     )
     roster = members()
     for member in roster:

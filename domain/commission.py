@@ -70,6 +70,8 @@ class Commission(Aggregate):
     class Scheduled(Aggregate.Created):
         actor: dict[str, Any]
         agency_id: str
+        landlord: str
+        agency_name: str
         title: str
         rules: dict[str, Any]
         opens_at: datetime
@@ -220,6 +222,8 @@ class Commission(Aggregate):
         self,
         actor: dict[str, Any],
         agency_id: str,
+        landlord: str,
+        agency_name: str,
         title: str,
         rules: dict[str, Any],
         opens_at: datetime,
@@ -227,6 +231,8 @@ class Commission(Aggregate):
     ) -> None:
         self.created_by = actor
         self.agency_id = agency_id
+        self.landlord = landlord
+        self.agency_name = agency_name
         self.title = title
         self.rules = Rules.from_json(rules)
         self.opens_at = opens_at
@@ -261,6 +267,8 @@ class Commission(Aggregate):
         rules: Rules,
         opens_at: datetime,
         closes_at: datetime,
+        landlord: str = "",
+        agency_name: str = "",
     ) -> Commission:
         _aware(opens_at, "opens_at")
         _aware(closes_at, "closes_at")
@@ -275,6 +283,8 @@ class Commission(Aggregate):
             timestamp=at,
             actor=actor.to_json(),
             agency_id=agency_id,
+            landlord=landlord.strip(),
+            agency_name=agency_name.strip() or agency_id,
             title=title.strip(),
             rules=rules.to_json(),
             opens_at=opens_at,
@@ -282,6 +292,13 @@ class Commission(Aggregate):
         )
 
     # ------------------------------------------------------------------ queries
+    @property
+    def agency_label(self) -> str:
+        """How documents name the agency: "Landlord — Agency", or the agency alone."""
+        if self.landlord and self.landlord not in self.agency_name:
+            return f"{self.landlord} — {self.agency_name}"
+        return self.agency_name
+
     def dwelling_scope(self, dwelling_id: str) -> DwellingScope:
         try:
             d = self.dwellings[dwelling_id]

@@ -106,6 +106,8 @@ class CaleolApplication(Application[UUID]):
         rules: Rules,
         opens_at: datetime,
         closes_at: datetime,
+        landlord: str = "",
+        agency_name: str = "",
     ) -> UUID:
         commission = Commission.schedule(
             actor=actor,
@@ -115,6 +117,8 @@ class CaleolApplication(Application[UUID]):
             rules=rules,
             opens_at=opens_at,
             closes_at=closes_at,
+            landlord=landlord,
+            agency_name=agency_name,
         )
         self.save(commission)
         return commission.id

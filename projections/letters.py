@@ -144,7 +144,7 @@ def _appeal(agency_id: str, dalo: bool) -> tuple[Block, ...]:
             "p",
             lead="Recours gracieux :",
             text="vous pouvez contester cette décision par un recours gracieux "
-            f"adressé au bailleur (agence {agency_id}), par écrit et en exposant vos motifs, dans "
+            f"adressé au bailleur ({agency_id}), par écrit et en exposant vos motifs, dans "
             "un délai de deux mois à compter de la réception de la présente lettre.",
         ),
         Block(
@@ -298,7 +298,7 @@ def _body(
                 "logements. Pensez à la mettre à jour si votre situation change et à la "
                 "renouveler chaque année.",
             ),
-            *_appeal(c.agency_id, dalo),
+            *_appeal(c.agency, dalo),
         ]
     else:  # referred
         blocks += [
@@ -354,7 +354,7 @@ def build_letters(app: CaleolApplication, commission_id: UUID) -> list[Letter]:
                     candidate_number=candidate.number,
                     erased=erased,
                     sender=(
-                        f"Agence {c.agency_id}",
+                        c.agency,
                         "Service des attributions",
                     ),
                     recipient=(_applicant_name(file), f"Numéro unique : {numero}"),
@@ -371,11 +371,11 @@ def build_letters(app: CaleolApplication, commission_id: UUID) -> list[Letter]:
                     signature=(
                         "Pour le bailleur,",
                         "le service des attributions",
-                        f"Agence {c.agency_id}",
+                        c.agency,
                     ),
                     minutes_sha256=minutes.digest,
                     commission_title=c.title,
-                    agency_id=c.agency_id,
+                    agency_id=c.agency,
                     created=c.closed_at,
                 )
             )
@@ -396,13 +396,13 @@ def letter_pdf(letter: Letter) -> bytes:
     pdf = CaleolPDF(
         header_title="Commission d'attribution des logements et d'examen de l'occupation des "
         "logements (CALEOL)",
-        header_subtitle=f"{letter.commission_title} — agence {letter.agency_id}",
+        header_subtitle=f"{letter.commission_title} — {letter.agency_id}",
         footer_lines=(
             f"Décision issue du procès-verbal — empreinte SHA-256 : {letter.minutes_sha256}",
         ),
         created=datetime.fromisoformat(letter.created),
         title=letter.subject.removeprefix("Objet : ").capitalize(),
-        author=f"Agence {letter.agency_id}",
+        author=letter.agency_id,
         subject=letter.subject,
         mono_footer=False,
     )

@@ -130,6 +130,7 @@ class MinutesNotAvailable(DomainError):
 class CommissionHeader:
     id: str
     agency_id: str
+    agency: str
     title: str
     mode: str
     convened_at: str | None
@@ -446,6 +447,7 @@ def _header(commission: Commission, events: list[Any]) -> CommissionHeader:
     return CommissionHeader(
         id=str(commission.id),
         agency_id=commission.agency_id,
+        agency=commission.agency_label,
         title=commission.title,
         mode="numérique",
         convened_at=_iso(commission.convened_at) if commission.convened_at else None,

@@ -379,14 +379,14 @@ def minutes_pdf(minutes: Minutes) -> bytes:
     digest = minutes.digest
     pdf = CaleolPDF(
         header_title="Procès-verbal de la commission d'attribution des logements (CALEOL)",
-        header_subtitle=f"{c.title} — {c.agency_id}",
+        header_subtitle=f"{c.title} — {c.agency}",
         footer_lines=(
             anchor_short(minutes.anchor),
             f"Empreinte SHA-256 du procès-verbal : {digest}",
         ),
         created=_created(minutes),
         title=f"Procès-verbal — {c.title}",
-        author=c.agency_id,
+        author=c.agency,
         subject="Procès-verbal de la commission d'attribution des logements et d'examen de "
         "l'occupation des logements",
     )
@@ -399,7 +399,7 @@ def minutes_pdf(minutes: Minutes) -> bytes:
     pdf.h2("1. Informations générales")
     pdf.facts(
         [
-            ("Bailleur / agence", c.agency_id),
+            ("Bailleur / agence", c.agency),
             ("Commission", c.title),
             ("Identifiant", c.id),
             (

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 import sys
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import click
 import orjson
@@ -20,7 +23,13 @@ DEMO_KEY_SEED_NOTE = "the signing key is the key directory's active key"
 @main.command("demo")
 @db_option
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the scenario.")
-def demo(db: str | None, seed: int) -> None:
+@click.option(
+    "--documents",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the minutes (md, html, pdf) and the decision letters (pdf) into this folder.",
+)
+def demo(db: str | None, seed: int, documents: Path | None) -> None:
     """Create a complete, realistic commission end to end (deterministic for a seed and key)."""
     from api.demo import (
         CONVOCATION_FRIDAY,
@@ -37,6 +46,8 @@ def demo(db: str | None, seed: int) -> None:
     )
     try:
         result = run_demo(app, clock, seed)
+        if documents is not None:
+            _write_documents(app, result.commission_id, documents)
     finally:
         app.close()
     s = result.summary
@@ -48,8 +59,26 @@ def demo(db: str | None, seed: int) -> None:
     click.echo(
         f"  status {s['status']}; {s['members']} members; {s['dwellings']} dwellings; "
         f"{s['candidates']} candidates; {s['decided']} decided, {s['referred']} referred; "
-        f"{result.events} commission events"
+        f"{result.events} events in the commission's stream"
     )
+    if documents is not None:
+        click.echo(f"  minutes and letters in {documents}/")
+    click.echo(
+        f"Next: caleol verify; caleol replay {result.commission_id} --at 2026-12-08T15:00+01:00"
+    )
+
+
+def _write_documents(app: Any, commission_id: UUID, folder: Path) -> None:
+    from projections.letters import render_letters
+    from projections.minutes import render_minutes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in ("md", "html", "pdf"):
+        (folder / f"proces-verbal.{fmt}").write_bytes(render_minutes(app, commission_id, fmt))
+    letters = folder / "lettres"
+    letters.mkdir(exist_ok=True)
+    for name, data in sorted(render_letters(app, commission_id, "pdf").items()):
+        (letters / name).write_bytes(data)
 
 
 @main.command("replay")
