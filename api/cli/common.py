@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
@@ -42,3 +43,17 @@ def parse_commission_id(value: str) -> UUID:
         return UUID(value)
     except ValueError:
         fail(f"not a commission id (UUID): {value!r}")
+
+
+@contextmanager
+def app_session(db: str | None, **kwargs: Any) -> Iterator[Any]:
+    """The application on ``db`` for one command: a broken rule becomes a clear exit 2."""
+    from domain.errors import DomainError
+
+    app = open_app(db, **kwargs)
+    try:
+        yield app
+    except DomainError as e:
+        fail(str(e))
+    finally:
+        app.close()

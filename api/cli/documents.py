@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from api.cli import main
-from api.cli.common import db_option, fail, open_app, parse_commission_id
-from domain.errors import DomainError
+from api.cli.common import app_session, db_option, fail, parse_commission_id
 
 
 @main.command("minutes")
@@ -35,13 +34,8 @@ def minutes(db: str | None, commission: str, fmt: str, out: Path | None) -> None
     commission_id = parse_commission_id(commission)
     if fmt == "pdf" and out is None and sys.stdout.isatty():
         fail("--out FILE is required for a PDF on a terminal")
-    app = open_app(db, create=False)
-    try:
+    with app_session(db, create=False) as app:
         data = render_minutes(app, commission_id, fmt)
-    except DomainError as e:
-        fail(str(e))
-    finally:
-        app.close()
     if out is None:
         sys.stdout.buffer.write(data)
     else:
@@ -67,13 +61,8 @@ def letters(db: str | None, commission: str, out: Path, fmt: str) -> None:
     from projections.letters import render_letters
 
     commission_id = parse_commission_id(commission)
-    app = open_app(db, create=False)
-    try:
+    with app_session(db, create=False) as app:
         files = render_letters(app, commission_id, fmt)
-    except DomainError as e:
-        fail(str(e))
-    finally:
-        app.close()
     out.mkdir(parents=True, exist_ok=True)
     for name, data in sorted(files.items()):
         (out / name).write_bytes(data)

@@ -13,9 +13,8 @@ import click
 import orjson
 
 from api.cli import main
-from api.cli.common import db_option, fail, open_app, parse_commission_id
+from api.cli.common import app_session, db_option, fail, parse_commission_id
 from domain.actor import Actor
-from domain.errors import DomainError
 
 DEMO_KEY_SEED_NOTE = "the signing key is the key directory's active key"
 
@@ -41,15 +40,11 @@ def demo(db: str | None, seed: int, documents: Path | None) -> None:
     )
 
     clock = SimulatedClock(paris(CONVOCATION_FRIDAY, 14))
-    app = open_app(
-        db, clock=clock, ids=SeededIds(random.Random(seed)), data_keys=seeded_key_source(seed)
-    )
-    try:
+    ids, data_keys = SeededIds(random.Random(seed)), seeded_key_source(seed)
+    with app_session(db, clock=clock, ids=ids, data_keys=data_keys) as app:
         result = run_demo(app, clock, seed)
         if documents is not None:
             _write_documents(app, result.commission_id, documents)
-    finally:
-        app.close()
     s = result.summary
     if not result.created:
         click.echo(f"Demo commission already present: {result.commission_id} (nothing added)")
@@ -98,13 +93,8 @@ def replay(db: str | None, commission: str, at: str | None) -> None:
             fail(f"--at: not an ISO-8601 instant: {at!r}")
         if instant.tzinfo is None:
             fail("--at: the instant needs a time zone (e.g. 2026-12-08T15:00:00+01:00)")
-    app = open_app(db, create=False)
-    try:
+    with app_session(db, create=False) as app:
         state = state_at(app, commission_id, instant)
-    except DomainError as e:
-        fail(str(e))
-    finally:
-        app.close()
     sys.stdout.buffer.write(orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     sys.stdout.write("\n")
 
@@ -121,13 +111,8 @@ def replay(db: str | None, commission: str, at: str | None) -> None:
 @click.option("--by", "by", default="staff:dpo", show_default=True, help="Who erases.")
 def erase_applicant(db: str | None, numero_unique: str, reason: str, by: str) -> None:
     """Destroy an applicant's data keys: their data becomes unreadable; the ledger stays valid."""
-    app = open_app(db, create=False)
-    try:
+    with app_session(db, create=False) as app:
         refs = app.erase_applicant(numero_unique, actor=Actor(by, "staff"), reason=reason)
-    except DomainError as e:
-        fail(str(e))
-    finally:
-        app.close()
     if not refs:
         fail("no readable data for this numéro unique (unknown, or already erased)")
     click.echo(f"Erased {len(refs)} data key(s); the erasure is recorded in the ledger.")
@@ -163,20 +148,14 @@ def keys_rotate(db: str | None) -> None:
     from ledger.keys import KeyStore
 
     store = KeyStore.from_env()
-    app = open_app(db)
-    try:
+    with app_session(db) as app:
         app.register_signing_key()  # make sure the current key is registered first
         signer = store.rotate()
         app.register_signing_key()
-    finally:
-        app.close()
     click.echo(f"New active key {signer.key_id}, registered in the ledger.")
 
 
 def _registered_keys(db: str | None) -> list[str]:
-    app = open_app(db, create=False)
-    try:
+    with app_session(db, create=False) as app:
         ids: list[str] = app.registered_key_ids()
-        return ids
-    finally:
-        app.close()
+    return ids
