@@ -223,6 +223,9 @@ class CaleolApplication(Application[UUID]):
     def open_commission(self, commission_id: UUID, *, actor: Actor = SCHEDULER) -> None:
         by = "schedule" if actor == SCHEDULER else "staff"
         self._command(commission_id, lambda c: c.open(actor=actor, at=self.clock(), by=by))
+        from ledger.checkpoints import checkpoint_after  # the audit layer, when a ledger store
+
+        checkpoint_after(self, "opened", commission_id)
 
     def close_commission(
         self, commission_id: UUID, *, actor: Actor = SCHEDULER
@@ -250,6 +253,9 @@ class CaleolApplication(Application[UUID]):
             by=by,
         )
         self.save(commission)
+        from ledger.checkpoints import checkpoint_after  # the audit layer, when a ledger store
+
+        checkpoint_after(self, "closed", commission_id)
         return decisions
 
     def run_schedule(self, commission_id: UUID) -> str | None:
@@ -278,6 +284,9 @@ class CaleolApplication(Application[UUID]):
                 minutes_sha256=minutes_sha256,
             ),
         )
+        from ledger.checkpoints import checkpoint_after  # the audit layer, when a ledger store
+
+        checkpoint_after(self, "minutes_approved", commission_id)
 
     def give_proxy(self, commission_id: UUID, *, actor: Actor, holder_id: str) -> None:
         self._command(

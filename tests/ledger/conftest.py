@@ -46,15 +46,23 @@ def reset_tables(dbname: str) -> None:
             conn.execute("DROP TABLE IF EXISTS " + ", ".join(f'"{n}"' for n in names) + " CASCADE")
 
 
+def worker_dbname() -> str:
+    """This run's and this worker's database: two test runs on one machine never share one."""
+    run = os.environ.get("CALEOL_TEST_RUN", str(os.getppid()))
+    return f"caleol_test_ledger_{run}_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
-def pg_dbname() -> str:
-    """Name of this worker's test database (created if missing)."""
+def pg_dbname() -> Iterator[str]:
+    """Name of this worker's test database, created for the session and dropped after it."""
     _postgres_or_skip()
-    name = "caleol_test_ledger_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = worker_dbname()
     with _connect("postgres") as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"')
-    return name
+    yield name
+    with _connect("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -94,7 +102,7 @@ def fresh_store() -> Iterator[Callable[[str], str]]:
         if backend == "sqlite":
             made.append(tempfile.mkdtemp(prefix="caleol-prop-"))
             return f"sqlite:///{made[-1]}/ledger.db"
-        dbname = "caleol_test_ledger_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+        dbname = worker_dbname()
         reset_tables(dbname)
         return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
 
