@@ -1,4 +1,4 @@
-"""``make bench``: every benchmark in one run, one table, and ``var/bench.json`` (flat, stable keys).
+"""``make bench``: every benchmark in one run, one table, and ``var/bench.json`` (flat keys).
 
 Each ``bench/*_bench.py`` module contributes through ``suite(quick: bool) -> dict[str, float]``;
 figures are events (or operations) per second unless the key says otherwise (``_s`` seconds).
@@ -66,7 +66,8 @@ def print_table(r: dict[str, float]) -> None:
     print("-" * 75)
     for key in sorted(r):
         value = r[key]
-        shown = f"{value:,.3f}" if key.startswith("ratio_") or key.endswith("_s") else f"{value:,.0f}"
+        precise = key.startswith("ratio_") or key.endswith("_s")
+        shown = f"{value:,.3f}" if precise else f"{value:,.0f}"
         target = ""
         if key in ("ratio_sqlite_append_1", "ratio_postgres_append_1") or key.endswith(
             "verify_vs_ed25519_bound"
