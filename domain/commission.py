@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from domain.actor import Actor
 from domain.errors import (
     CommissionClosed,
+    DomainError,
     DuplicateEntity,
     IncompleteSetup,
     InvalidInput,
@@ -331,25 +332,29 @@ class Commission(Aggregate):
     def holders_load(self, holder_id: str) -> int:
         return sum(1 for h in self.proxies.values() if h == holder_id)
 
-    def setup_problems(self) -> list[str]:
-        """Why the commission cannot open yet; empty when it can."""
-        problems: list[str] = []
+    def setup_problems(self) -> list[DomainError]:
+        """Why the commission cannot open yet, one error per problem; empty when it can."""
+        problems: list[DomainError] = []
         if not self.dwellings:
-            problems.append("no dwelling listed")
+            problems.append(IncompleteSetup("no dwelling listed"))
         if not any(m.is_voting for m in self.members.values()):
-            problems.append("no voting member convened")
+            problems.append(IncompleteSetup("no voting member convened"))
         unconvoked = sorted(set(self.members) - self.convoked)
         if unconvoked:
-            problems.append(f"members not sent a convocation: {', '.join(unconvoked)}")
+            problems.append(
+                IncompleteSetup(f"members not sent a convocation: {', '.join(unconvoked)}")
+            )
         minimum = self.rules.min_candidates
         for d in self.dwellings.values():
             n = len(d["candidates"])
-            if n == 0:
-                problems.append(f"dwelling {d['id']} has no candidate")
-            elif n < minimum and d["exception"] is None:
+            if n < minimum and (n == 0 or d["exception"] is None):
                 problems.append(
-                    f"dwelling {d['id']} has {n} candidate(s), fewer than {minimum}, "
-                    "and no stated exception"
+                    TooFewCandidates(
+                        f"dwelling {d['id']} has {n} candidate(s), fewer than {minimum}, "
+                        "and no stated exception"
+                        if n
+                        else f"dwelling {d['id']} has no candidate"
+                    )
                 )
         return problems
 
@@ -506,13 +511,10 @@ class Commission(Aggregate):
             raise OutsideWindow("the scheduled opening instant has not come yet")
         problems = self.setup_problems()
         if problems:
-            first = problems[0]
-            error = (
-                TooFewCandidates
-                if "fewer than" in first or "no candidate" in first
-                else (IncompleteSetup)
+            # The first problem names the error; the message lists them all.
+            raise type(problems[0])(
+                "the commission cannot open: " + "; ".join(str(p) for p in problems)
             )
-            raise error("the commission cannot open: " + "; ".join(problems))
         self.trigger_event(self.Opened, timestamp=at, actor=actor.to_json(), by=by)
 
     def close(
