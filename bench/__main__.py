@@ -15,7 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ("bench.ledger_bench", "bench.merkle_bench", "bench.projections_bench")
+MODULES = (
+    "bench.ledger_bench",
+    "bench.merkle_bench",
+    "bench.projections_bench",
+    "bench.audit_bench",
+)
 OUT = Path("var/bench.json")
 
 

@@ -9,7 +9,8 @@
   (one core, and times the usable cores).
 
 Keys ending in ``_per_s`` are events (or verifications) per second. Usage:
-``python -m bench.ledger_bench [URL] [N]``.
+``python -m bench.ledger_bench [URL] [N]``; `suite` runs it on SQLite and PostgreSQL for
+``python -m bench``.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _append_batches(app: BenchApp, n: int) -> float:
     return _rate(n, go)
 
 
-def _read_stream(app: BenchApp) -> float:
+def _read_stream(app: BenchApp, repeats: int = 3) -> float:
     note = BenchNote(title="long", actor=ACTOR)
     for i in range(STREAM_LENGTH - 1):
         _edit(note, i)
@@ -96,7 +97,7 @@ def _read_stream(app: BenchApp) -> float:
             app.save(note)
     app.save(note)
     best = 0.0
-    for _ in range(3):
+    for _ in range(repeats):
         best = max(best, _rate(STREAM_LENGTH, lambda: app.repository.get(note.id)))
     return best
 
@@ -180,30 +181,40 @@ def _remove_sqlite(paths: list[Path]) -> None:
             path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
-def _measure(app: BenchApp, n: int, prefix: str) -> dict[str, float]:
+def _measure(app: BenchApp, n: int, prefix: str, read_repeats: int) -> dict[str, float]:
     return {
         f"{prefix}_append_1_per_s": _append_one_per_txn(app, n),
         f"{prefix}_append_{BATCH}_per_s": _append_batches(app, n),
-        f"{prefix}_read_{STREAM_LENGTH}_per_s": _read_stream(app),
+        f"{prefix}_read_{STREAM_LENGTH}_per_s": _read_stream(app, read_repeats),
     }
 
 
-def run(url: str, n: int) -> dict[str, float]:
-    """Benchmark ``n`` appended events per mode; see the module docstring."""
+def run(
+    url: str,
+    n: int,
+    *,
+    machine: bool = True,
+    read_repeats: int = 3,
+    verify_workers: int | None = None,
+) -> dict[str, float]:
+    """Benchmark ``n`` appended events per mode; see the module docstring. ``machine``:
+    also measure the raw Ed25519 verify rate (``ed25519_*`` and ``cores`` keys);
+    ``read_repeats``: reads of the long stream (the best counts); ``verify_workers``: as for
+    `verify_ledger` (default: all cores)."""
     if n < 1:
         raise ValueError("n must be positive")
     results: dict[str, float] = {}
     with _scratch_stores(url) as (plain_env, ledger_url):
         plain = BenchApp(env=plain_env)
         try:
-            results.update(_measure(plain, n, "plain"))
+            results.update(_measure(plain, n, "plain", read_repeats))
         finally:
             plain.close()
         signers = StaticSigners(signer_from_seed(b"\x42" * 32))
         ledger = BenchApp(env=environment_for(ledger_url))
         ledger.recorder.signers = signers  # type: ignore[attr-defined]
         try:
-            results.update(_measure(ledger, n, "ledger"))
+            results.update(_measure(ledger, n, "ledger", read_repeats))
             if ledger_url.endswith(":memory:"):
                 recorder: Any = ledger.recorder
                 factory = None
@@ -211,7 +222,7 @@ def run(url: str, n: int) -> dict[str, float]:
                 factory, recorder = open_recorder(ledger_url, create=False)
             try:
                 start = time.perf_counter()
-                verified = verify_ledger(recorder)
+                verified = verify_ledger(recorder, workers=verify_workers)
                 elapsed = time.perf_counter() - start
             finally:
                 if factory is not None:
@@ -222,10 +233,61 @@ def run(url: str, n: int) -> dict[str, float]:
             results["ledger_verify_entries"] = float(verified.entries_checked)
         finally:
             ledger.close()
+    if machine:
+        results.update(_machine())
+    return results
+
+
+def _machine() -> dict[str, float]:
     core_rate = ed25519_verify_rate()
-    results["ed25519_verify_per_s_one_core"] = core_rate
-    results["cores"] = float(_cores())
-    results["ed25519_verify_per_s_all_cores"] = core_rate * _cores()
+    return {
+        "ed25519_verify_per_s_one_core": core_rate,
+        "cores": float(_cores()),
+        "ed25519_verify_per_s_all_cores": core_rate * _cores(),
+    }
+
+
+SUITE_SQLITE_URL = "sqlite:///var/bench/ledger.db"  # scratch files beside it, removed after
+SUITE_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/caleol_bench"
+POSTGRES_URL_ENV = "CALEOL_BENCH_POSTGRES_URL"  # another database (e.g. one per test run)
+
+
+def _postgres_reachable(url: str) -> bool:
+    db = parse_database_url(url)
+    try:
+        with psycopg.connect(
+            host=db.host,
+            port=db.port,
+            user=db.user,
+            password=db.password or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def suite(quick: bool) -> dict[str, float]:
+    """For ``python -m bench``: `run` on SQLite and PostgreSQL, keys prefixed ``sqlite_`` /
+    ``postgres_`` (the machine's Ed25519 rate and cores unprefixed). n = 5000 (500 if quick,
+    which also reads the long stream once and verifies in one process). PostgreSQL: scratch
+    databases beside `SUITE_POSTGRES_URL` (or ``$CALEOL_BENCH_POSTGRES_URL``), skipped with a
+    message when the server is unreachable."""
+    n = 500 if quick else 5000
+    results: dict[str, float] = {}
+    backends = [("sqlite", SUITE_SQLITE_URL)]
+    postgres_url = os.environ.get(POSTGRES_URL_ENV) or SUITE_POSTGRES_URL
+    if _postgres_reachable(postgres_url):
+        backends.append(("postgres", postgres_url))
+    else:
+        print(f"ledger_bench: {postgres_url} unreachable, skipped", file=sys.stderr)
+    for prefix, url in backends:
+        # Quick (the smoke test): one read of the long stream, verify in this process.
+        quick_args: dict[str, Any] = {"read_repeats": 1, "verify_workers": 1} if quick else {}
+        for key, value in run(url, n, machine=False, **quick_args).items():
+            results[f"{prefix}_{key}"] = value
+    results.update(_machine())
     return results
 
 

@@ -163,17 +163,29 @@ class CanonicalTranscoder(JSONTranscoder):
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
             return value
+        # Containers: plain leaves are copied inline (no call, no path string for them).
         if kind is dict:
             out: dict[str, Any] = {}
             for key, item in value.items():
-                if not isinstance(key, str):
+                if type(key) is not str and not isinstance(key, str):
                     raise CanonicalError(f"non-string key {key!r} at {path}")
-                out[key] = self._enc(item, f"{path}.{key}")
+                t = type(item)
+                if t is str or t is int or t is bool or item is None:
+                    out[key] = item
+                else:
+                    out[key] = self._enc(item, f"{path}.{key}")
             if len(out) == 2 and out.keys() == _TAG_KEYS:
                 return _tag(TAG_ESCAPED_DICT, out)
             return out
         if kind is list or kind is tuple:
-            return [self._enc(item, f"{path}[{i}]") for i, item in enumerate(value)]
+            items: list[Any] = []
+            for i, item in enumerate(value):
+                t = type(item)
+                if t is str or t is int or t is bool or item is None:
+                    items.append(item)
+                else:
+                    items.append(self._enc(item, f"{path}[{i}]"))
+            return items
         if kind is float:
             raise _float_error(path)
         if kind is UUID:

@@ -293,7 +293,7 @@ class Checkpointer:
         entries = self.reader.select_entries(size - 1, 1)
         if not entries or entries[0].leaf_index != size - 1:
             raise CheckpointerError(f"leaf {size - 1} is missing from the ledger")
-        entry = entries[0]
+        entry: LedgerEntry = entries[0]
         if entry.stream == KEY_LOG_STREAM and entry.state is not None:
             return str(orjson.loads(entry.state)["key_id"])
         return entry.key_id
@@ -383,9 +383,7 @@ class Checkpointer:
             return None
         with self.db.read() as cursor:
             cursor.execute(
-                self.db.sql(
-                    "SELECT * FROM {checkpoints} WHERE size > ? ORDER BY size, id LIMIT 1"
-                ),
+                self.db.sql("SELECT * FROM {checkpoints} WHERE size > ? ORDER BY size, id LIMIT 1"),
                 (leaf,),
             )
             row = cursor.fetchone()
@@ -408,12 +406,16 @@ class Checkpointer:
 def _append_entries(
     compact: CompactRange, entries: Sequence[LedgerEntry]
 ) -> tuple[CompactRange, list[tuple[int, int, bytes]]]:
+    """Append the entries' leaf hashes to the right border ``compact`` (what
+    `CompactRange.append` does, inlined for speed); return it and the new perfect nodes."""
     nodes: list[tuple[int, int, bytes]] = []
     sha256 = hashlib.sha256
+    size = compact.size
+    border = list(compact.hashes)
     for entry in entries:
-        if entry.leaf_index != compact.size:
+        if entry.leaf_index != size:
             raise CheckpointerError(
-                f"leaf {compact.size} is missing from the ledger (next entry is leaf "
+                f"leaf {size} is missing from the ledger (next entry is leaf "
                 f"{entry.leaf_index}): run `caleol verify`"
             )
         data = entry.record_bytes()
@@ -422,9 +424,17 @@ def _append_entries(
                 f"entry {entry.leaf_index} does not match its record hash: refusing to "
                 "checkpoint an altered ledger (run `caleol verify`)"
             )
-        compact, added = compact.append(hash_leaf(data))
-        nodes.extend(added)
-    return compact, nodes
+        current = sha256(b"\x00" + data).digest()  # RFC 9162 leaf hash
+        index, level = size, 0
+        nodes.append((0, index, current))
+        while index & 1:
+            current = sha256(b"\x01" + border.pop() + current).digest()
+            index >>= 1
+            level += 1
+            nodes.append((level, index, current))
+        border.append(current)
+        size += 1
+    return CompactRange(size, tuple(border)), nodes
 
 
 # -- the application hook -------------------------------------------------------------------

@@ -60,6 +60,12 @@ from eventsourcing.domain import Aggregate
 
 from ledger.canonical import iso_utc
 
+try:  # Optional: libsodium signs about twice as fast as OpenSSL (same RFC 8032 signatures).
+    from nacl.bindings import crypto_sign as _sodium_sign
+    from nacl.bindings import crypto_sign_seed_keypair as _sodium_keypair
+except ImportError:  # pragma: no cover - depends on the environment
+    _sodium_sign = _sodium_keypair = None
+
 __all__ = [
     "DEFAULT_KEY_DIR",
     "KEY_LOG_ID",
@@ -102,6 +108,17 @@ def public_key_from_bytes(public_bytes: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public_bytes)
 
 
+def _sodium_secret(private_key: Ed25519PrivateKey) -> bytes | None:
+    """libsodium's 64-byte secret key (seed || public key), if PyNaCl is installed."""
+    if _sodium_keypair is None:
+        return None
+    seed = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    secret: bytes = _sodium_keypair(seed)[1]
+    return secret
+
+
 def _raw_public(private_key: Ed25519PrivateKey) -> bytes:
     return private_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -110,18 +127,26 @@ def _raw_public(private_key: Ed25519PrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class Signer:
-    """An Ed25519 signing key with its id; the private key never appears in its repr."""
+    """An Ed25519 signing key with its id; the private key never appears in its repr.
+
+    The key object is made once (a `KeyStore` parses each PEM file once and keeps its
+    signers). With PyNaCl installed, `sign` uses libsodium (about 2x faster than OpenSSL
+    here; Ed25519 is deterministic, so the signatures are the same bytes)."""
 
     key_id: str
     public_bytes: bytes
     _private_key: Ed25519PrivateKey = field(repr=False, compare=False)
+    _sodium_key: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_private_key(cls, private_key: Ed25519PrivateKey) -> Signer:
         public = _raw_public(private_key)
-        return cls(key_id_for(public), public, private_key)
+        return cls(key_id_for(public), public, private_key, _sodium_secret(private_key))
 
     def sign(self, data: bytes) -> bytes:
+        if self._sodium_key is not None and _sodium_sign is not None:
+            signed: bytes = _sodium_sign(data, self._sodium_key)
+            return signed[:64]  # signature || message
         return self._private_key.sign(data)
 
     def _private_pem(self, passphrase: str | None) -> bytes:

@@ -250,14 +250,12 @@ class DBNodeStore:
         with self._reading() as cursor:
             for start in range(0, len(unique), _MAX_IDS_PER_QUERY):
                 chunk = unique[start : start + _MAX_IDS_PER_QUERY]
-                values = ",".join(["(?,?)"] * len(chunk))
+                # OR of point lookups: both databases use the primary key for each term
+                # (a row-value IN (VALUES ...) makes SQLite scan the table).
+                where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
                 params = [value for node_id in chunk for value in node_id]
                 cursor.execute(
-                    self.db.sql(
-                        "SELECT level, idx, hash FROM {nodes} "
-                        f"WHERE (level, idx) IN (VALUES {values})"
-                    ),
-                    params,
+                    self.db.sql(f"SELECT level, idx, hash FROM {{nodes}} WHERE {where}"), params
                 )
                 for row in cursor.fetchall():
                     found[(int(row["level"]), int(row["idx"]))] = bytes(row["hash"])

@@ -11,17 +11,24 @@ library's version catches exceptions raised after the insert and re-raises them 
 its transaction block has exited (i.e. after COMMIT): a failure while signing must roll the
 stored events back too.
 
+An insert takes two round trips (the library's takes five): in pipeline mode, (1) BEGIN,
+lock, NOTIFY, the events' INSERT and the ledger's tail (highest leaf, and each stream's
+previous record hash, read after the lock), then a sync; the entries are signed; (2) their
+INSERT and COMMIT. Statements are rendered to bytes once and prepared.
+
 Table names are fixed (``stored_events``, ``ledger_entries``, ``ledger_key_events``), not
 prefixed with the application name, so that ``verify --db URL`` finds the ledger alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 from uuid import UUID
 
 import eventsourcing.postgres as es_pg
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InterfaceError,
@@ -32,7 +39,8 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor, Pipeline
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -41,9 +49,11 @@ from ledger.records import (
     DEFAULT_EVENTS_TABLE,
     KEY_LOG_STREAM,
     ActiveKeyCache,
+    LastEntry,
     LedgerEntry,
     NewEntry,
     OrphanEvent,
+    Tail,
     append_ledger_entries,
     default_mapper_class,
     default_transcoder,
@@ -52,7 +62,11 @@ from ledger.records import (
     register_signing_key,
     registered_key_ids,
     signers_from_env,
+    tail_request,
 )
+
+# Keeps {schema} and {ledger} placeholders through a str.format() of the other fields.
+BRACES = {"schema": "{schema}", "ledger": "{ledger}"}
 
 __all__ = [
     "Factory",
@@ -63,18 +77,47 @@ __all__ = [
 
 
 class _PostgresLedgerTxn:
-    """`ledger.records.LedgerTxn` over a psycopg cursor inside the insert transaction."""
+    """`ledger.records.LedgerTxn` over a psycopg cursor inside the insert transaction.
+
+    `send_tail` queues the tail query (pipeline mode) so that it travels with the insert;
+    `tail` then reads its result."""
 
     def __init__(self, recorder: LedgerPostgresApplicationRecorder, curs: Cursor[DictRow]):
         self.r = recorder
         self.c = curs
+        self._sent: list[tuple[str, int]] | None = None
 
-    def last_entry(self) -> tuple[int, str, str, int] | None:
+    def last_entry(self) -> LastEntry | None:
         self.c.execute(self.r.sql_last_entry, prepare=True)
         row = self.c.fetchone()
         if row is None:
             return None
-        return (row["leaf_index"], row["key_id"], row["stream"], row["version"])
+        return LastEntry(row["leaf_index"], row["key_id"], row["stream"], row["version"])
+
+    def send_tail(self, wanted: list[tuple[str, int]]) -> None:
+        if len(wanted) == 1:
+            self.c.execute(self.r.sql_tail_one, wanted[0], prepare=True)
+        else:
+            streams = [stream for stream, _ in wanted]
+            below = [version for _, version in wanted]
+            self.c.execute(self.r.sql_tail_many, (streams, below), prepare=True)
+        self._sent = wanted
+
+    def tail(self, wanted: Sequence[tuple[str, int]]) -> Tail:
+        if self._sent is None or self._sent != list(wanted):
+            self.send_tail(list(wanted))
+        self._sent = None
+        rows = self.c.fetchall()
+        if not rows or rows[0]["leaf_index"] is None:  # empty ledger
+            return None, {stream: None for stream, _ in wanted}
+        first = rows[0]
+        last = LastEntry(first["leaf_index"], first["key_id"], first["stream"], first["version"])
+        if len(wanted) == 1:
+            prev = first["prev"]
+            return last, {wanted[0][0]: None if prev is None else bytes(prev)}
+        return last, {
+            row["w_stream"]: None if row["prev"] is None else bytes(row["prev"]) for row in rows
+        }
 
     def prev_hash(self, stream: str, below_version: int) -> bytes | None:
         self.c.execute(self.r.sql_prev_hash, (stream, below_version), prepare=True)
@@ -89,7 +132,30 @@ class _PostgresLedgerTxn:
         self.c.execute(self.r.sql_insert_key_event, (version, topic, state))
 
     def insert_entries(self, rows: Sequence[NewEntry]) -> None:
-        self.c.executemany(self.r.sql_insert_entry, rows)
+        if len(rows) == 1:
+            self.c.execute(self.r.sql_insert_entry, rows[0], prepare=True)
+        else:
+            # One statement whatever the batch size: column arrays, unnested.
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            self.c.execute(self.r.sql_insert_entries, columns, prepare=True)
+
+
+def _rollback(conn: Connection[DictRow]) -> None:
+    """End a failed insert transaction (an explicit BEGIN) before the pool gets the connection
+    back; a broken connection is left to the pool, which discards it."""
+    if conn.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(b"ROLLBACK")
+
+
+def _as_bytes(query: Any) -> bytes:
+    """A library statement (a Composed, in 9.5.6) rendered once."""
+    if isinstance(query, bytes):
+        return query
+    if isinstance(query, str):
+        return query.encode()
+    rendered: bytes = query.as_bytes()
+    return rendered
 
 
 class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
@@ -142,21 +208,52 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
                 "state bytea NOT NULL)"
             )
         )
-        self.sql_last_entry = fmt(
+
+        # Statements of the insert path, rendered to bytes once (psycopg renders a Composed
+        # on every execute, escaping each identifier).
+        def render(text: str) -> bytes:
+            return fmt(text).as_bytes()
+
+        last_entry = (
             "SELECT leaf_index, key_id, stream, version FROM {schema}.{ledger} "
             "ORDER BY leaf_index DESC LIMIT 1"
         )
-        self.sql_prev_hash = fmt(
-            "SELECT record_hash FROM {schema}.{ledger} WHERE stream = %s AND version < %s "
-            "ORDER BY version DESC LIMIT 1"
+        self.sql_last_entry = render(last_entry)
+        prev_hash = (
+            "SELECT record_hash FROM {schema}.{ledger} p WHERE p.stream = {stream} "
+            "AND p.version < {below} ORDER BY p.version DESC LIMIT 1"
+        )
+        self.sql_prev_hash = render(prev_hash.format(stream="%s", below="%s", **BRACES))
+        # The tail: the highest leaf, and each stream's previous record hash (by the unique
+        # (stream, version) index), in one statement.
+        self.sql_tail_one = render(
+            "SELECT leaf_index, key_id, stream, version, ("
+            + prev_hash.format(stream="%s", below="%s", **BRACES)
+            + ") AS prev FROM {schema}.{ledger} ORDER BY leaf_index DESC LIMIT 1"
+        )
+        self.sql_tail_many = render(
+            "SELECT l.leaf_index, l.key_id, l.stream, l.version, w.stream AS w_stream, ("
+            + prev_hash.format(stream="w.stream", below="w.below", **BRACES)
+            + ") AS prev FROM unnest(%s::text[], %s::bigint[]) AS w(stream, below) "
+            "LEFT JOIN (" + last_entry + ") l ON TRUE"
         )
         self.sql_key_states = fmt(
             "SELECT originator_version, state FROM {schema}.{keys} ORDER BY originator_version"
         )
         self.sql_insert_key_event = fmt("INSERT INTO {schema}.{keys} VALUES (%s, %s, %s)")
-        self.sql_insert_entry = fmt(
+        self.sql_insert_entry = render(
             "INSERT INTO {schema}.{ledger} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
         )
+        self.sql_insert_entries = render(
+            # Arrays sent in binary (%b): no quoting or escaping of each element.
+            "INSERT INTO {schema}.{ledger} SELECT * FROM unnest(%b::bigint[], %b::bigint[], "
+            "%b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::bytea[], "
+            "%b::bytea[], %b::text[], %b::bytea[], %b::bytea[])"
+        )
+        # The library's statements of the same path.
+        self.sql_lock_table = [_as_bytes(statement) for statement in self.lock_table_statements]
+        self.sql_notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_bytes()
+        self.sql_insert_events = self.insert_events_statement.as_bytes()
         self.sql_select_entries = fmt(
             "SELECT l.*, s.originator_id AS ev_id, s.originator_version AS ev_version, "
             "s.topic AS ev_topic, s.state AS ev_state, "
@@ -185,24 +282,62 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._insert_events(curs, stored_events, **kwargs)  # tracking, if any
-            if not stored_events:
-                return None
-            self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
-            notification_ids = [row["notification_id"] for row in curs.fetchall()]
-            append_ledger_entries(
-                _PostgresLedgerTxn(self, curs),
-                stored_events,
-                notification_ids,
-                self.signers,
-                self._active_key_cache,
-            )
-            return notification_ids
+        notification_ids: list[int] | None = None
+        with self.datastore.get_connection() as conn:  # (translates psycopg's errors)
+            exc: Exception | None = None
+            try:
+                # BEGIN and COMMIT are statements of the pipeline (conn.transaction() nests
+                # pipelines, which costs three more round trips).
+                with (
+                    conn.pipeline() as pipeline,
+                    conn.cursor() as curs,
+                    conn.cursor() as tail_curs,
+                ):
+                    try:
+                        curs.execute(b"BEGIN")
+                        self._insert_events(curs, stored_events, **kwargs)  # tracking, if any
+                        if stored_events:
+                            notification_ids = self._insert_signed(
+                                pipeline, curs, tail_curs, stored_events
+                            )
+                        curs.execute(b"COMMIT")
+                    except Exception as e:
+                        # Raised once the pipeline is closed, as the library does (so that
+                        # psycopg does not log a warning); no COMMIT was sent.
+                        exc = e
+                # Pipeline closed: its last sync sent the entries' INSERT and COMMIT.
+                if exc is not None:
+                    raise exc
+            except BaseException:
+                _rollback(conn)  # the events too: nothing is committed without its entry
+                raise
+        return notification_ids
+
+    def _insert_signed(
+        self,
+        pipeline: Pipeline,
+        curs: Cursor[DictRow],
+        tail_curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+    ) -> list[int]:
+        """Insert the events and queue their signed ledger entries' INSERT."""
+        for statement in self.sql_lock_table:  # insert order = commit order
+            curs.execute(statement, prepare=True)
+        curs.execute(self.sql_notify)
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        curs.execute(self.sql_insert_events, (events,), prepare=True)
+        txn = _PostgresLedgerTxn(self, tail_curs)
+        txn.send_tail(tail_request(stored_events))  # runs after the lock
+        pipeline.sync()  # round trip 1 (a conflict raises IntegrityError here)
+        notification_ids = [row["notification_id"] for row in curs.fetchall()]
+        # Signs, and queues the INSERT: sent with COMMIT (round trip 2).
+        append_ledger_entries(
+            txn, stored_events, notification_ids, self.signers, self._active_key_cache
+        )
+        return notification_ids
 
     def select_events(
         self,

@@ -71,6 +71,7 @@ __all__ = [
     "KEY_LOG_STREAM",
     "KEY_REGISTERED_TOPIC",
     "RECORD_FORMAT_VERSION",
+    "LastEntry",
     "LedgerEntry",
     "LedgerKeyError",
     "LedgerReader",
@@ -90,6 +91,7 @@ __all__ = [
     "register_signing_key",
     "registered_key_ids",
     "signers_from_env",
+    "tail_request",
 ]
 
 RECORD_FORMAT_VERSION = 1
@@ -146,6 +148,10 @@ class LedgerStoredEvent(StoredEvent):
 
     recorded_at: datetime | None = None
     actor: dict[str, Any] | None = None  # already reduced to plain JSON values
+    # Canonical texts of the two above (`iso_utc`; sorted-keys orjson, signed as is), computed
+    # once by `SigningMapper` (None: the recorder computes them).
+    recorded_at_text: str | None = None
+    actor_json: str | None = None
 
 
 class SigningMapper(Mapper[TAggregateID]):
@@ -155,22 +161,39 @@ class SigningMapper(Mapper[TAggregateID]):
     """
 
     def to_stored_event(self, domain_event: DomainEventProtocol[TAggregateID]) -> StoredEvent:
-        stored = super().to_stored_event(domain_event)
+        # As `Mapper.to_stored_event` (eventsourcing 9.5.6), building the ledger's stored
+        # event directly.
+        topic = get_topic(domain_event.__class__)
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        state = self.transcoder.encode(event_state)
+        if self.compressor:
+            state = self.compressor.compress(state)
+        if self.cipher:
+            state = self.cipher.encrypt(state)
         timestamp = getattr(domain_event, "timestamp", None)
         if timestamp is not None and not isinstance(timestamp, datetime):
             raise TypeError(f"event timestamp must be a datetime, not {type(timestamp)}")
-        if timestamp is not None:
-            iso_utc(timestamp)  # fail now, outside the transaction, if naive
+        # Canonical forms now, outside the transaction (a naive timestamp fails here).
+        recorded_at_text = None if timestamp is None else iso_utc(timestamp)
         actor = getattr(domain_event, "actor", None)
         if actor is not None and not isinstance(actor, dict):
             raise TypeError(f"event actor must be a dict or None, not {type(actor).__name__}")
+        actor_value = None if actor is None else to_canonical_value(actor, "$.actor")
+        actor_json = None if actor_value is None else orjson.dumps(actor_value, option=_SORT)
         return LedgerStoredEvent(
-            originator_id=stored.originator_id,
-            originator_version=stored.originator_version,
-            topic=stored.topic,
-            state=stored.state,
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=state,
             recorded_at=timestamp,
-            actor=None if actor is None else to_canonical_value(actor, "$.actor"),
+            actor=actor_value,
+            recorded_at_text=recorded_at_text,
+            actor_json=None if actor_json is None else actor_json.decode(),
         )
 
 
@@ -266,12 +289,31 @@ def iter_entries(
             remaining -= len(page)
 
 
+class LastEntry(NamedTuple):
+    """The entry at the highest leaf (what the next leaf and the active key depend on)."""
+
+    leaf_index: int
+    key_id: str
+    stream: str
+    version: int
+
+
+# (leaf entry or None, {stream: record hash of its entry with the highest version below the
+# asked version, or None}) — see `LedgerTxn.tail`.
+Tail = tuple[LastEntry | None, dict[str, bytes | None]]
+
+
 class LedgerTxn(Protocol):
     """What `append_ledger_entries` needs from the database, inside the insert transaction
     (after the stored events were inserted and the insert lock is held)."""
 
-    def last_entry(self) -> tuple[int, str, str, int] | None:
-        """(leaf_index, key_id, stream, version) of the highest leaf, or None."""
+    def last_entry(self) -> LastEntry | None:
+        """The entry at the highest leaf, or None."""
+
+    def tail(self, wanted: Sequence[tuple[str, int]]) -> Tail:
+        """`last_entry()`, and for each ``(stream, version)`` of ``wanted`` the record hash
+        of the entry of ``stream`` with the highest version < ``version`` (None if none),
+        read together (one statement, or one round trip, where the database allows)."""
 
     def prev_hash(self, stream: str, below_version: int) -> bytes | None:
         """Record hash of the entry of ``stream`` with the highest version < below_version."""
@@ -287,7 +329,7 @@ class LedgerTxn(Protocol):
 _KEY_MAPPER: SigningMapper[UUID] = SigningMapper(CanonicalTranscoder())
 
 
-def _active_key(txn: LedgerTxn, last: tuple[int, str, str, int] | None) -> str | None:
+def _active_key(txn: LedgerTxn, last: LastEntry | None) -> str | None:
     """Key valid for the next leaf: the last entry's key, unless that entry registered one."""
     if last is None:
         return None
@@ -309,10 +351,10 @@ class ActiveKeyCache:
     """
 
     def __init__(self) -> None:
-        self._last: tuple[int, str, str, int] | None = None
+        self._last: LastEntry | None = None
         self._active: str | None = None
 
-    def active(self, txn: LedgerTxn, last: tuple[int, str, str, int] | None) -> str | None:
+    def active(self, txn: LedgerTxn, last: LastEntry | None) -> str | None:
         if last is not None and last == self._last:
             return self._active
         active = _active_key(txn, last)
@@ -353,36 +395,49 @@ def _sign_entry(
     leaf: int,
     signer: Signer,
 ) -> NewEntry:
-    recorded = getattr(stored, "recorded_at", None)
-    recorded_at = None if recorded is None else iso_utc(recorded)
-    actor_value = getattr(stored, "actor", None)
-    actor_json = None if actor_value is None else orjson.dumps(actor_value, option=_SORT)
-    payload = payload_sha256(stored.state)
-    data = record_bytes(
-        stream=stream,
-        version=stored.originator_version,
-        topic=stored.topic,
-        recorded_at=recorded_at,
-        actor=actor_value,
-        payload_sha256_hex=payload.hex(),
-        prev_hex=None if prev is None else prev.hex(),
-        leaf=leaf,
-        key_id=signer.key_id,
-    )
-    digest = record_hash(data)
+    # The canonical texts come from `SigningMapper` (computed once); other mappers' stored
+    # events get them computed here.
+    recorded_at: str | None = getattr(stored, "recorded_at_text", None)
+    if recorded_at is None:
+        recorded = getattr(stored, "recorded_at", None)
+        recorded_at = None if recorded is None else iso_utc(recorded)
+    actor_json: str | None = getattr(stored, "actor_json", None)
+    if actor_json is None:
+        actor_value = getattr(stored, "actor", None)
+        if actor_value is not None:
+            actor_json = orjson.dumps(actor_value, option=_SORT).decode()
+    payload = hashlib.sha256(stored.state).digest()
+    version = stored.originator_version
+    data = orjson.dumps(
+        {
+            "v": RECORD_FORMAT_VERSION,
+            "stream": stream,
+            "version": version,
+            "topic": stored.topic,
+            "recorded_at": recorded_at,
+            # Already canonical JSON (sorted keys): inserted as is, not encoded again.
+            "actor": None if actor_json is None else orjson.Fragment(actor_json),
+            "payload_sha256": payload.hex(),
+            "prev": None if prev is None else prev.hex(),
+            "leaf": leaf,
+            "key_id": signer.key_id,
+        },
+        option=_SORT,
+    )  # == record_bytes(...) of these fields
+    digest = hashlib.sha256(data).digest()
     return NewEntry(
-        leaf_index=leaf,
-        notification_id=notification_id,
-        stream=stream,
-        version=stored.originator_version,
-        topic=stored.topic,
-        recorded_at=recorded_at,
-        actor=None if actor_json is None else actor_json.decode(),
-        payload_sha256=payload,
-        prev_hash=prev,
-        key_id=signer.key_id,
-        record_hash=digest,
-        signature=signer.sign(digest),
+        leaf,
+        notification_id,
+        stream,
+        version,
+        stored.topic,
+        recorded_at,
+        actor_json,
+        payload,
+        prev,
+        signer.key_id,
+        digest,
+        signer.sign(digest),
     )
 
 
@@ -391,10 +446,11 @@ def _register_key_if_needed(
     signer: Signer,
     signers: SignerProvider,
     cache: ActiveKeyCache,
+    last: LastEntry | None,
     at: datetime | None = None,
 ) -> tuple[list[NewEntry], int]:
-    """The KeyRegistered entry needed before ``signer`` may sign (if any), and the next leaf."""
-    last = txn.last_entry()
+    """The KeyRegistered entry needed before ``signer`` may sign (if any), and the next leaf
+    (``last`` is the entry at the highest leaf, read inside the locked transaction)."""
     next_leaf = 0 if last is None else last[0] + 1
     active = cache.active(txn, last)
     if signer.key_id == active:
@@ -429,7 +485,7 @@ def register_signing_key(
     if signers is None:
         raise LedgerKeyError("no signer configured for the ledger recorder")
     signer = signers.current()
-    rows, _ = _register_key_if_needed(txn, signer, signers, cache)
+    rows, _ = _register_key_if_needed(txn, signer, signers, cache, txn.last_entry())
     if rows:
         txn.insert_entries(rows)
     return signer.key_id
@@ -440,6 +496,20 @@ def registered_key_ids(states: Sequence[tuple[int, bytes]]) -> list[str]:
     return [str(orjson.loads(state)["key_id"]) for _, state in states]
 
 
+def tail_request(
+    stored_events: Sequence[StoredEvent], stream_of: Callable[[UUID | str], str] = str
+) -> list[tuple[str, int]]:
+    """``(stream, lowest version in the batch)`` per stream of the batch, for `LedgerTxn.tail`
+    (a recorder may send that query ahead, with the insert)."""
+    lowest: dict[str, int] = {}
+    for s in stored_events:
+        stream = stream_of(s.originator_id)
+        version = s.originator_version
+        if lowest.get(stream, version) >= version:
+            lowest[stream] = version
+    return list(lowest.items())
+
+
 def append_ledger_entries(
     txn: LedgerTxn,
     stored_events: Sequence[StoredEvent],
@@ -448,11 +518,15 @@ def append_ledger_entries(
     cache: ActiveKeyCache,
     *,
     stream_of: Callable[[UUID | str], str] = str,
-) -> None:
+) -> list[NewEntry]:
     """Sign and insert the ledger entries of a batch, registering the signer's key first
-    if the ledger does not have it as its active key (see `ledger.keys`)."""
+    if the ledger does not have it as its active key (see `ledger.keys`); returns the rows.
+
+    Everything the entries depend on in the database (the highest leaf, each stream's
+    previous record hash) is read here, inside the locked transaction, by one
+    `LedgerTxn.tail` call: nothing is carried over from an earlier transaction."""
     if not stored_events:
-        return
+        return []
     if notification_ids is None or len(notification_ids) != len(stored_events):
         raise ProgrammingError("notification ids missing for the ledger entries")
     if signers is None:
@@ -461,28 +535,40 @@ def append_ledger_entries(
     if KEY_LOG_STREAM in streams:
         raise ProgrammingError("the key-log stream is written by the ledger recorder only")
     signer = signers.current()
+    last, prev_of = txn.tail(tail_request(stored_events, stream_of))
     first_at = getattr(stored_events[0], "recorded_at", None)
-    rows, next_leaf = _register_key_if_needed(txn, signer, signers, cache, first_at)
+    rows, next_leaf = _register_key_if_needed(txn, signer, signers, cache, last, first_at)
+
+    if len(stored_events) == 1:  # the common case
+        rows.append(
+            _sign_entry(
+                stored_events[0],
+                notification_ids[0],
+                streams[0],
+                prev_of[streams[0]],
+                next_leaf,
+                signer,
+            )
+        )
+        txn.insert_entries(rows)
+        return rows
 
     # Hash each stream's events in version order (prev links), leaves in batch order.
     order = sorted(
         range(len(stored_events)),
         key=lambda i: (streams[i], stored_events[i].originator_version),
     )
-    prev_of: dict[str, bytes | None] = {}
     entries: list[NewEntry | None] = [None] * len(stored_events)
     for i in order:
         stream = streams[i]
-        stored = stored_events[i]
-        if stream not in prev_of:
-            prev_of[stream] = txn.prev_hash(stream, stored.originator_version)
         entry = _sign_entry(
-            stored, notification_ids[i], stream, prev_of[stream], next_leaf + i, signer
+            stored_events[i], notification_ids[i], stream, prev_of[stream], next_leaf + i, signer
         )
         prev_of[stream] = entry.record_hash
         entries[i] = entry
     rows.extend(e for e in entries if e is not None)
     txn.insert_entries(rows)
+    return rows
 
 
 # -- shared by the SQLite and PostgreSQL factories -----------------------------------------

@@ -10,6 +10,7 @@ same transaction cannot race with another writer, even in another process.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 from uuid import UUID
@@ -17,6 +18,7 @@ from uuid import UUID
 import eventsourcing.sqlite as es_sqlite
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    InterfaceError,
     Mapper,
     ProcessRecorder,
     StoredEvent,
@@ -28,9 +30,11 @@ from ledger.keys import KEY_LOG_ID, SignerProvider
 from ledger.records import (
     KEY_LOG_STREAM,
     ActiveKeyCache,
+    LastEntry,
     LedgerEntry,
     NewEntry,
     OrphanEvent,
+    Tail,
     append_ledger_entries,
     default_mapper_class,
     default_transcoder,
@@ -50,27 +54,31 @@ __all__ = [
 
 
 class _SQLiteLedgerTxn:
-    """`ledger.records.LedgerTxn` over the library's SQLite cursor."""
+    """`ledger.records.LedgerTxn` over the library's SQLite cursor (its sqlite3 cursor)."""
 
     def __init__(self, recorder: LedgerSQLiteApplicationRecorder, cursor: es_sqlite.SQLiteCursor):
         self.r = recorder
-        self.c = cursor
+        self.c: sqlite3.Cursor = cursor.sqlite_cursor
 
-    def last_entry(self) -> tuple[int, str, str, int] | None:
-        self.c.execute(
-            f"SELECT leaf_index, key_id, stream, version FROM {self.r.ledger_table} "
-            "ORDER BY leaf_index DESC LIMIT 1"
-        )
-        row = self.c.fetchone()
-        return None if row is None else (row[0], row[1], row[2], row[3])
+    def last_entry(self) -> LastEntry | None:
+        row = self.c.execute(self.r.sql_last_entry).fetchone()
+        return None if row is None else LastEntry(row[0], row[1], row[2], row[3])
+
+    def tail(self, wanted: Sequence[tuple[str, int]]) -> Tail:
+        if len(wanted) == 1:  # the usual batch: one statement for both
+            stream, below = wanted[0]
+            row = self.c.execute(self.r.sql_tail_one, (stream, below)).fetchone()
+            if row is None:
+                return None, {stream: None}
+            prev = None if row[4] is None else bytes(row[4])
+            return LastEntry(row[0], row[1], row[2], row[3]), {stream: prev}
+        last = self.last_entry()
+        if last is None:  # empty ledger: no previous entries
+            return None, {stream: None for stream, _ in wanted}
+        return last, {stream: self.prev_hash(stream, below) for stream, below in wanted}
 
     def prev_hash(self, stream: str, below_version: int) -> bytes | None:
-        self.c.execute(
-            f"SELECT record_hash FROM {self.r.ledger_table} WHERE stream=? AND version<? "
-            "ORDER BY version DESC LIMIT 1",
-            (stream, below_version),
-        )
-        row = self.c.fetchone()
+        row = self.c.execute(self.r.sql_prev_hash, (stream, below_version)).fetchone()
         return None if row is None else bytes(row[0])
 
     def key_event_states(self) -> list[tuple[int, bytes]]:
@@ -83,9 +91,10 @@ class _SQLiteLedgerTxn:
         self.c.execute(f"INSERT INTO {self.r.key_table} VALUES (?,?,?)", (version, topic, state))
 
     def insert_entries(self, rows: Sequence[NewEntry]) -> None:
-        self.c.executemany(
-            f"INSERT INTO {self.r.ledger_table} VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
-        )
+        if len(rows) == 1:
+            self.c.execute(self.r.sql_insert_entry, rows[0])
+        else:
+            self.c.executemany(self.r.sql_insert_entry, rows)
 
 
 class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
@@ -102,6 +111,21 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         self.signers = signers
         self._active_key_cache = ActiveKeyCache()
+        ledger = self.ledger_table
+        self.sql_last_entry = (
+            f"SELECT leaf_index, key_id, stream, version FROM {ledger} "
+            "ORDER BY leaf_index DESC LIMIT 1"
+        )
+        # The stream's previous record hash by the (stream, version) index, with the last leaf.
+        self.sql_prev_hash = (
+            f"SELECT p.record_hash FROM {ledger} p WHERE p.stream=? AND p.version<? "
+            "ORDER BY p.version DESC LIMIT 1"
+        )
+        self.sql_tail_one = (
+            f"SELECT leaf_index, key_id, stream, version, ({self.sql_prev_hash}) "
+            f"FROM {ledger} ORDER BY leaf_index DESC LIMIT 1"
+        )
+        self.sql_insert_entry = f"INSERT INTO {ledger} VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -297,6 +321,39 @@ class LedgerSQLiteProcessRecorder(es_sqlite.SQLiteProcessRecorder, LedgerSQLiteA
     """Process recorder (tracking + events) with the same signed ledger."""
 
 
+# Prepared statements kept per connection (the library opens its connections with
+# ``cached_statements=True``, i.e. a cache of ONE statement: every statement of an insert
+# transaction was parsed and planned again each time).
+STATEMENT_CACHE_SIZE = 128
+
+
+class _CachingSQLiteConnectionPool(es_sqlite.SQLiteConnectionPool):
+    """The library's connection pool, whose connections keep `STATEMENT_CACHE_SIZE` prepared
+    statements. Otherwise the same as ``SQLiteConnectionPool._create_connection`` (9.5.6)."""
+
+    def _create_connection(self) -> es_sqlite.SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # Auto-commit mode.
+                cached_statements=STATEMENT_CACHE_SIZE,
+                timeout=self.lock_timeout or es_sqlite.SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            cursor = c.cursor()
+            cursor.execute("PRAGMA journal_mode;")
+            if cursor.fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return es_sqlite.SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class LedgerSQLiteFactory(es_sqlite.SQLiteFactory):
     """SQLite infrastructure factory: canonical transcoder, signing mapper, ledger recorders.
 
@@ -310,6 +367,8 @@ class LedgerSQLiteFactory(es_sqlite.SQLiteFactory):
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         self.signers: SignerProvider | None = None
+        # Same pool (it opens connections lazily, none is open yet), with a statement cache.
+        self.datastore.pool.__class__ = _CachingSQLiteConnectionPool
 
     def transcoder(self) -> Transcoder:
         return default_transcoder(self.env) or super().transcoder()

@@ -48,6 +48,50 @@ def state_at(
     return describe(commission, activities, at)
 
 
+def state_upto(app: CaleolApplication, commission_id: UUID, leaf: int) -> dict[str, Any]:
+    """The commission's state once the ledger held its leaves ``0..leaf`` (inclusive).
+
+    Needs a ledger store: the leaf of each event is read from the ledger entries of the
+    commission's stream and its members' activity streams; each stream is folded up to the
+    last of its events at or below ``leaf``.
+    """
+    from ledger.merkle_store import AuditDB
+
+    if leaf < 0:
+        raise ValueError("the leaf index is a non-negative integer")
+    try:
+        db = AuditDB(app.recorder)
+    except TypeError:
+        raise CommissionNotFound("--upto needs a ledger database (SQLite or PostgreSQL)") from None
+    streams = [str(commission_id)]
+    last = db.leaves_of_streams(streams)
+    upto: dict[str, int] = {}
+    for at_leaf, stream, version in last:
+        if at_leaf <= leaf:
+            upto[stream] = max(upto.get(stream, 0), version)
+    if str(commission_id) not in upto:
+        raise CommissionNotFound(f"no commission {commission_id} at leaf {leaf}")
+    commission: Commission = app.repository.get(commission_id, version=upto[str(commission_id)])
+    members = sorted(commission.members)
+    ids = {str(activity_id(commission_id, m)): m for m in members}
+    for at_leaf, stream, version in db.leaves_of_streams(list(ids)):
+        if at_leaf <= leaf:
+            upto[stream] = max(upto.get(stream, 0), version)
+    activities: dict[str, MemberActivity] = {}
+    for stream, member_id in ids.items():
+        if upto.get(stream):
+            activities[member_id] = app.repository.get(
+                activity_id(commission_id, member_id), version=upto[stream]
+            )
+    state = describe(commission, activities, None)
+    state["upto_leaf"] = leaf
+    state["stream_versions"] = {
+        "commission": upto[str(commission_id)],
+        "activities": {ids[s]: v for s, v in sorted(upto.items()) if s in ids},
+    }
+    return state
+
+
 def describe(
     commission: Commission, activities: dict[str, MemberActivity], at: datetime | None
 ) -> dict[str, Any]:

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "api.cli.ledger_cmds",
     "api.cli.verify",
     "api.cli.documents",
+    "api.cli.projections_cmds",
+    "api.cli.audit",
 )
 
 

@@ -80,11 +80,28 @@ def _write_documents(app: Any, commission_id: UUID, folder: Path) -> None:
 @db_option
 @click.argument("commission")
 @click.option("--at", "at", default=None, help="ISO-8601 instant (with a time zone).")
-def replay(db: str | None, commission: str, at: str | None) -> None:
-    """Print a commission's state as JSON, now or at an instant."""
-    from replay.state import state_at
+@click.option(
+    "--upto",
+    "upto",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Ledger leaf index (inclusive).",
+)
+def replay(db: str | None, commission: str, at: str | None, upto: int | None) -> None:
+    """Print a commission's state as JSON: now, at an instant, or up to a ledger leaf."""
+    from replay.state import state_at, state_upto
 
     commission_id = parse_commission_id(commission)
+    if upto is not None:
+        if at is not None:
+            fail("give --at or --upto, not both")
+        with app_session(db, create=False) as app:
+            state = state_upto(app, commission_id, upto)
+        sys.stdout.buffer.write(
+            orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        )
+        sys.stdout.write("\n")
+        return
     instant = None
     if at is not None:
         try:
