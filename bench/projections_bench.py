@@ -1,16 +1,16 @@
 """Read models: catch-up, full rebuild of a large generated log, replay of one commission at an
 instant, beside the plain read-back rate of the same store.
 
-The store is a scratch database (a SQLite file; on PostgreSQL ``caleol_projections_bench_<pid>``
-on the server of ``$CALEOL_BENCH_PROJECTIONS_POSTGRES_URL``, default 127.0.0.1:5432, dropped
-after) written by the **plain eventsourcing recorder** (the library's
-``SQLiteApplicationRecorder`` / ``PostgresApplicationRecorder``, not the signing one: signing a
-million events would take most of the run, and is measured by ``bench.ledger_bench``), with the
-ledger's canonical transcoder so that the events decode exactly as the ledger's do. It is
-generated fast: the demo commission (``api.demo``, ~550 events) is recorded once through the
-application, then its stored events are copied in bulk (5,000 per insert) under new commission
-ids, over 40 agencies, until the log holds N events: SQLite 1,000,000 (20,000 with ``quick``),
-PostgreSQL 200,000 (10,000).
+The store is a scratch database: a SQLite file, or on PostgreSQL ``<name>_<pid>`` on the server
+of ``$CALEOL_BENCH_PROJECTIONS_POSTGRES_URL`` or ``$CALEOL_BENCH_POSTGRES_URL`` (default
+``caleol_projections_bench`` on 127.0.0.1:5432), dropped after. It is written by the **plain
+eventsourcing recorder** (the library's ``SQLiteApplicationRecorder`` /
+``PostgresApplicationRecorder``, not the signing one: signing a million events would take most
+of the run, and is measured by ``bench.ledger_bench``), with the ledger's canonical transcoder so
+that the events decode exactly as the ledger's do. It is generated fast: the demo commission
+(``api.demo``, ~550 events) is recorded once through the application, then its stored events
+are copied in bulk (5,000 per insert) under new commission ids, over 40 agencies, until the log
+holds N events: SQLite 1,000,000 (20,000 with ``quick``), PostgreSQL 200,000 (5,000).
 
 The read-model tables live in the same database. Keys: ``projections_<measure>`` (SQLite),
 ``projections_postgres_<measure>``; ``_per_s`` are events per second, ``_s`` seconds.
@@ -62,7 +62,12 @@ PLAIN_RECORDERS = {
 AGENCIES = 40
 INSERT_BATCH = 5000
 SUITE_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/caleol_projections_bench"
-POSTGRES_URL_ENV = "CALEOL_BENCH_PROJECTIONS_POSTGRES_URL"
+#: The server to use (the database name gets ``_<pid>``); else the ledger bench's, else the suite's.
+POSTGRES_URL_ENVS = ("CALEOL_BENCH_PROJECTIONS_POSTGRES_URL", "CALEOL_BENCH_POSTGRES_URL")
+
+
+def postgres_base_url() -> str:
+    return next(filter(None, map(os.environ.get, POSTGRES_URL_ENVS)), SUITE_POSTGRES_URL)
 
 
 @contextmanager
@@ -72,7 +77,7 @@ def scratch_url(kind: str, directory: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{directory}/projections-bench.db"
         return
-    base = parse_database_url(os.environ.get(POSTGRES_URL_ENV) or SUITE_POSTGRES_URL)
+    base = parse_database_url(postgres_base_url())
     db = replace(base, dbname=f"{base.dbname}_{os.getpid()}")  # concurrent runs never collide
     password = f":{db.password}" if db.password else ""
     url = f"postgresql://{db.user}{password}@{db.host}:{db.port}/{db.dbname}"
@@ -100,7 +105,7 @@ def scratch_url(kind: str, directory: Path) -> Iterator[str]:
 
 
 def postgres_reachable() -> bool:
-    db = parse_database_url(os.environ.get(POSTGRES_URL_ENV) or SUITE_POSTGRES_URL)
+    db = parse_database_url(postgres_base_url())
     try:
         with psycopg.connect(
             host=db.host, port=db.port, user=db.user, dbname="postgres", connect_timeout=3
@@ -181,7 +186,7 @@ def read_back(app: CaleolApplication, decode: bool) -> float:
     return count / (time.perf_counter() - started)
 
 
-def run(kind: str, n: int, *, catch_up_events: int) -> dict[str, float]:
+def run(kind: str, n: int, *, catch_up_events: int, live_events: int = 2000) -> dict[str, float]:
     """The measures on one backend ("sqlite" or "postgresql"), keys without prefix."""
     r: dict[str, float] = {}
     with (
@@ -221,7 +226,7 @@ def run(kind: str, n: int, *, catch_up_events: int) -> dict[str, float]:
             r["catchup_per_s"] = done / (time.perf_counter() - started)
             models.view.clear(upstream.name)
             started = time.perf_counter()
-            done = catch_up(models.view, upstream, batch_size=1, max_events=2000)
+            done = catch_up(models.view, upstream, batch_size=1, max_events=live_events)
             r["live_1_per_txn_per_s"] = done / (time.perf_counter() - started)
     return r
 
@@ -236,17 +241,20 @@ def _best(action: Any, repeat: int = 5) -> float:
 
 
 def suite(quick: bool) -> dict[str, float]:
-    """SQLite: 1,000,000 events (20,000 quick); PostgreSQL (when reachable): 200,000 (10,000
-    quick). Keys ``projections_<measure>`` (SQLite) and ``projections_postgres_<measure>``."""
-    results = {
-        f"projections_{k}": v
-        for k, v in run(
-            "sqlite", 20_000 if quick else 1_000_000, catch_up_events=20_000 if quick else 200_000
-        ).items()
-    }
+    """SQLite: 1,000,000 events (20,000 quick); PostgreSQL (when reachable): 200,000 (5,000
+    quick); live, one event per transaction: 2,000 (200 quick). Keys ``projections_<measure>``
+    (SQLite) and ``projections_postgres_<measure>``."""
+    live = 200 if quick else 2000
+    sqlite = run(
+        "sqlite",
+        20_000 if quick else 1_000_000,
+        catch_up_events=20_000 if quick else 200_000,
+        live_events=live,
+    )
+    results = {f"projections_{k}": v for k, v in sqlite.items()}
     if postgres_reachable():
-        n = 10_000 if quick else 200_000
-        pg = run("postgresql", n, catch_up_events=n if quick else 100_000)
+        n = 5_000 if quick else 200_000
+        pg = run("postgresql", n, catch_up_events=n if quick else 100_000, live_events=live)
         results.update({f"projections_postgres_{k}": v for k, v in pg.items()})
     else:
         print("projections_bench: PostgreSQL unreachable, skipped", file=sys.stderr)

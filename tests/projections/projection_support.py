@@ -1,9 +1,9 @@
 """Shared helpers for the read-model tests (no tests here; fixtures are imported by the tests).
 
-PostgreSQL tests (marked ``postgres``) use one scratch database per xdist worker,
-``caleol_t4_<worker>``, on 127.0.0.1:5432 as user postgres (trust auth); its tables are dropped
-before use. When the server is unreachable they are skipped, except with ``CI=true`` where they
-fail.
+PostgreSQL tests (marked ``postgres``) use one scratch database per test run and xdist worker,
+``caleol_t4_<run>_<worker>``, on 127.0.0.1:5432 as user postgres (trust auth): its tables are
+dropped before each use, the database after the session. When the server is unreachable they
+are skipped, except with ``CI=true`` where they fail.
 """
 
 from __future__ import annotations
@@ -54,13 +54,27 @@ def postgres_or_skip() -> None:
         pytest.skip(f"PostgreSQL unreachable: {e}")
 
 
-def pg_database(suffix: str = "") -> str:
-    """This worker's scratch database (created if missing), emptied."""
+def worker_dbname() -> str:
+    """This run's and this worker's scratch database: two test runs never share one."""
+    run = os.environ.get("CALEOL_TEST_RUN", str(os.getppid()))
+    return f"caleol_t4_{run}_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def pg_scratch() -> Iterator[str]:
+    """This worker's scratch database, created for the session and dropped after it."""
     postgres_or_skip()
-    name = "caleol_t4_" + os.environ.get("PYTEST_XDIST_WORKER", "main") + suffix
+    name = worker_dbname()
     with _connect("postgres") as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with _connect("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def emptied(name: str) -> str:
+    """The URL of the scratch database ``name``, its tables dropped."""
     with _connect(name) as conn:
         rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         names = [str(row[0]) for row in rows.fetchall()]
@@ -70,15 +84,16 @@ def pg_database(suffix: str = "") -> str:
 
 
 @pytest.fixture
-def fresh_url() -> Iterator[Callable[[str], str]]:
-    """``fresh(backend) -> url`` of an empty store, callable many times in one test."""
+def fresh_url(request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]]:
+    """``fresh(backend) -> url`` of an empty store, callable many times in one test (the
+    PostgreSQL one needs the ``pg_scratch`` fixture: import it beside this one)."""
     made: list[str] = []
 
     def fresh(backend: str) -> str:
         if backend == "sqlite":
             made.append(tempfile.mkdtemp(prefix="caleol-t4-"))
             return f"sqlite:///{made[-1]}/ledger.db"
-        return pg_database()
+        return emptied(request.getfixturevalue("pg_scratch"))
 
     yield fresh
     for path in made:

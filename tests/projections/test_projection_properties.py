@@ -21,10 +21,17 @@ from projections.runner import Follower, ReadModels, Upstream, fold_all
 from projections.stats import flatten
 from projections.store import ALL_TABLES
 from replay.state import state_at
-from tests.projections.projection_support import Clock, dumps, fresh_url, key_dir, open_app
+from tests.projections.projection_support import (
+    Clock,
+    dumps,
+    fresh_url,
+    key_dir,
+    open_app,
+    pg_scratch,
+)
 from tests.projections.scenario_ops import SCRIPTS, Run, domain_oracle
 
-__all__ = ["fresh_url", "key_dir"]  # fixtures
+__all__ = ["fresh_url", "key_dir", "pg_scratch"]  # fixtures
 
 SETTINGS: dict[str, Any] = {
     "deadline": None,

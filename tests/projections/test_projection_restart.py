@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,17 @@ import pytest
 
 from projections.fold import FoldState, fold
 from projections.runner import ReadModels, Upstream, fold_all
-from tests.projections.projection_support import Clock, dumps, fresh_url, key_dir, open_app
+from tests.projections.projection_support import (
+    Clock,
+    dumps,
+    fresh_url,
+    key_dir,
+    open_app,
+    pg_scratch,
+)
 from tests.projections.scenario_ops import Run
 
-__all__ = ["fresh_url", "key_dir"]  # fixtures
+__all__ = ["fresh_url", "key_dir", "pg_scratch"]  # fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -282,20 +288,20 @@ def test_writers_never_wait_for_a_slow_projection(
     url = fresh_url("postgres")
     run = start(url, key_dir)
     models = ReadModels(url, app=run.app)
-    inside = threading.Event()
+    inside, release = threading.Event(), threading.Event()
 
-    def slow() -> None:
+    def slow() -> None:  # the projection's transaction stays open until released
         inside.set()
-        time.sleep(1.5)
+        assert release.wait(30)
 
     models.view.before_tracking = slow
     worker = threading.Thread(target=models.catch_up)
     worker.start()
     assert inside.wait(10)
-    started = time.perf_counter()
     for op in SCRIPT[:4]:
-        run.apply(op)
-    assert time.perf_counter() - started < 1.0  # the projection's transaction is still open
+        assert run.apply(op)  # would block until `release` if writers waited for it
+    assert worker.is_alive()
+    release.set()
     worker.join()
     models.view.before_tracking = None
     models.catch_up()

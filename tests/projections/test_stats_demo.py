@@ -22,9 +22,9 @@ from domain.participation import MemberActivity, activity_id
 from ledger.application import CaleolApplication
 from ledger.config import environment_for
 from projections.read_models import category_of
-from tests.projections.projection_support import fresh_url, key_dir
+from tests.projections.projection_support import fresh_url, key_dir, pg_scratch
 
-__all__ = ["fresh_url", "key_dir"]  # fixtures
+__all__ = ["fresh_url", "key_dir", "pg_scratch"]  # fixtures
 
 
 def cli(key_dir: str, *args: str) -> Any:
