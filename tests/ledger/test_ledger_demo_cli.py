@@ -73,6 +73,26 @@ def test_demo_is_byte_identical_on_sqlite_and_postgresql(
     sqlite_rows, pg_rows = _rows(sqlite_url), _rows(pg_url)
     assert len(sqlite_rows) > 400
     assert sqlite_rows == pg_rows
+    commission_id = first.stdout.split()[3]
+    for fmt in ("md", "json", "pdf"):
+        rendered = []
+        for url in (sqlite_url, pg_url):
+            out = tmp_path / f"minutes-{len(rendered)}.{fmt}"
+            done = caleol(
+                "minutes",
+                commission_id,
+                "--db",
+                url,
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                env=user_env,
+                cwd=tmp_path,
+            )
+            assert done.returncode == 0, done.stderr
+            rendered.append(out.read_bytes())
+        assert rendered[0] == rendered[1], f"{fmt} minutes differ between SQLite and PostgreSQL"
     for url in (sqlite_url, pg_url):
         verified = caleol("verify", "--db", url, env=user_env, cwd=tmp_path)
         assert verified.returncode == 0, verified.stderr
