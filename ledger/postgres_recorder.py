@@ -66,7 +66,7 @@ from ledger.records import (
 )
 
 # Keeps {schema} and {ledger} placeholders through a str.format() of the other fields.
-BRACES = {"schema": "{schema}", "ledger": "{ledger}"}
+_BRACES = {"schema": "{schema}", "ledger": "{ledger}"}
 
 __all__ = [
     "Factory",
@@ -223,17 +223,17 @@ class LedgerPostgresApplicationRecorder(es_pg.PostgresApplicationRecorder):
             "SELECT record_hash FROM {schema}.{ledger} p WHERE p.stream = {stream} "
             "AND p.version < {below} ORDER BY p.version DESC LIMIT 1"
         )
-        self.sql_prev_hash = render(prev_hash.format(stream="%s", below="%s", **BRACES))
+        self.sql_prev_hash = render(prev_hash.format(stream="%s", below="%s", **_BRACES))
         # The tail: the highest leaf, and each stream's previous record hash (by the unique
         # (stream, version) index), in one statement.
         self.sql_tail_one = render(
             "SELECT leaf_index, key_id, stream, version, ("
-            + prev_hash.format(stream="%s", below="%s", **BRACES)
+            + prev_hash.format(stream="%s", below="%s", **_BRACES)
             + ") AS prev FROM {schema}.{ledger} ORDER BY leaf_index DESC LIMIT 1"
         )
         self.sql_tail_many = render(
             "SELECT l.leaf_index, l.key_id, l.stream, l.version, w.stream AS w_stream, ("
-            + prev_hash.format(stream="w.stream", below="w.below", **BRACES)
+            + prev_hash.format(stream="w.stream", below="w.below", **_BRACES)
             + ") AS prev FROM unnest(%s::text[], %s::bigint[]) AS w(stream, below) "
             "LEFT JOIN (" + last_entry + ") l ON TRUE"
         )
