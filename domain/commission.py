@@ -38,7 +38,15 @@ from domain.errors import (
     UnknownDwelling,
     UnknownMember,
 )
-from domain.members import DwellingScope, Member, Role, VoteType, expected_vote_type, right_on
+from domain.members import (
+    DwellingScope,
+    Member,
+    Role,
+    VoteType,
+    convened_member,
+    expected_vote_type,
+    right_on,
+)
 from domain.rules import Rules
 
 NAMESPACE = UUID("6f0b8f5e-6a31-4d7e-9d0c-2f4c4a8e7c11")
@@ -90,13 +98,8 @@ class Commission(Aggregate):
         contingent: str | None
 
         def apply(self, c: Commission) -> None:
-            c.members[self.member_id] = Member(
-                id=self.member_id,
-                name=self.name,
-                role=Role(self.role),
-                vote=VoteType(self.vote),
-                communes=frozenset(self.communes),
-                contingent=self.contingent,
+            c.members[self.member_id] = convened_member(
+                self.member_id, self.name, self.role, self.vote, self.communes, self.contingent
             )
 
     class ConvocationSent(Event):

@@ -28,7 +28,7 @@ from domain.errors import (
     NotVotingMember,
     UnknownMember,
 )
-from domain.members import Member, Role, VoteType, expected_vote_type
+from domain.members import Member, VoteType, convened_member, expected_vote_type
 
 #: How a convened member took part in a physical session.
 ATTENDANCE = {
@@ -63,13 +63,8 @@ class InPersonSession(Aggregate):
         contingent: str | None
 
         def apply(self, s: InPersonSession) -> None:
-            s.members[self.member_id] = Member(
-                id=self.member_id,
-                name=self.name,
-                role=Role(self.role),
-                vote=VoteType(self.vote),
-                communes=frozenset(self.communes),
-                contingent=self.contingent,
+            s.members[self.member_id] = convened_member(
+                self.member_id, self.name, self.role, self.vote, self.communes, self.contingent
             )
 
     class AttendanceRecorded(Event):

@@ -59,6 +59,25 @@ class DwellingScope:
     contingent: str | None = None
 
 
+def convened_member(
+    member_id: str,
+    name: str,
+    role: str,
+    vote: str,
+    communes: list[str],
+    contingent: str | None,
+) -> Member:
+    """The member a convocation event describes (the events keep plain JSON values)."""
+    return Member(
+        id=member_id,
+        name=name,
+        role=Role(role),
+        vote=VoteType(vote),
+        communes=frozenset(communes),
+        contingent=contingent,
+    )
+
+
 def expected_vote_type(role: Role) -> VoteType:
     return VoteType.CONSULTATIVE if role in CONSULTATIVE_ROLES else VoteType.DELIBERATIVE
 
