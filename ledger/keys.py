@@ -64,7 +64,7 @@ try:  # Optional: libsodium signs about twice as fast as OpenSSL (same RFC 8032 
     from nacl.bindings import crypto_sign as _sodium_sign
     from nacl.bindings import crypto_sign_seed_keypair as _sodium_keypair
 except ImportError:  # pragma: no cover - depends on the environment
-    _sodium_sign = _sodium_keypair = None
+    _sodium_sign = _sodium_keypair = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_KEY_DIR",

@@ -234,9 +234,10 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
     def select_entries(self, start_leaf: int, limit: int) -> list[LedgerEntry]:
         """Ledger rows from ``start_leaf`` in leaf order, with their stored events joined."""
         statement = (
-            "SELECT l.*, s.originator_id AS ev_id, s.originator_version AS ev_version, "
-            "s.topic AS ev_topic, s.state AS ev_state, "
-            "k.originator_version AS k_version, k.topic AS k_topic, k.state AS k_state "
+            "SELECT l.leaf_index, l.notification_id, l.stream, l.version, l.topic, "
+            "l.recorded_at, l.actor, l.payload_sha256, l.prev_hash, l.key_id, l.record_hash, "
+            "l.signature, s.originator_id, s.originator_version, s.topic, s.state, "
+            "k.originator_version, k.topic, k.state "
             f"FROM {self.ledger_table} l "
             f"LEFT JOIN {self.events_table_name} s "
             "ON l.notification_id IS NOT NULL AND s.rowid = l.notification_id "
@@ -245,41 +246,67 @@ class LedgerSQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
             "WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?"
         )
         with self.datastore.transaction(commit=False) as c:
+            # Plain tuples (this cursor only; it is closed with the transaction): a page is
+            # read in one go, and `sqlite3.Row` lookups by name are a hot spot of verify.
+            c.sqlite_cursor.row_factory = None
             c.execute(statement, (KEY_LOG_STREAM, start_leaf, limit))
-            return [self._entry(row) for row in c.fetchall()]
-
-    def _entry(self, row: Any) -> LedgerEntry:
-        if row["ev_id"] is not None:
-            event_stream: str | None = self._stream_of(row["ev_id"])
-            event_version, event_topic = row["ev_version"], row["ev_topic"]
-            state: bytes | None = bytes(row["ev_state"])
-        elif row["k_version"] is not None:
-            event_stream, event_version, event_topic = (
-                KEY_LOG_STREAM,
-                row["k_version"],
-                row["k_topic"],
+            rows = c.fetchall()
+        entries: list[LedgerEntry] = []
+        append = entries.append
+        streams: dict[str, str] = {}  # stored originator id -> stream (few per page)
+        for (
+            leaf,
+            nid,
+            stream,
+            version,
+            topic,
+            recorded_at,
+            actor,
+            payload,
+            prev,
+            key_id,
+            record,
+            signature,
+            ev_id,
+            ev_version,
+            ev_topic,
+            ev_state,
+            k_version,
+            k_topic,
+            k_state,
+        ) in rows:
+            if ev_id is not None:
+                event_stream = streams.get(ev_id)
+                if event_stream is None:
+                    event_stream = streams[ev_id] = self._stream_of(ev_id)
+                event_version, event_topic = ev_version, ev_topic
+                state: bytes | None = bytes(ev_state)
+            elif k_version is not None:
+                event_stream, event_version, event_topic = KEY_LOG_STREAM, k_version, k_topic
+                state = bytes(k_state)
+            else:
+                event_stream = event_version = event_topic = state = None
+            append(
+                LedgerEntry(
+                    leaf,
+                    nid,
+                    stream,
+                    version,
+                    topic,
+                    recorded_at,
+                    actor,
+                    bytes(payload),
+                    None if prev is None else bytes(prev),
+                    key_id,
+                    bytes(record),
+                    bytes(signature),
+                    event_stream,
+                    event_version,
+                    event_topic,
+                    state,
+                )
             )
-            state = bytes(row["k_state"])
-        else:
-            event_stream = event_version = event_topic = state = None
-        return LedgerEntry(
-            leaf_index=row["leaf_index"],
-            notification_id=row["notification_id"],
-            stream=row["stream"],
-            version=row["version"],
-            topic=row["topic"],
-            recorded_at=row["recorded_at"],
-            actor=row["actor"],
-            payload_sha256=bytes(row["payload_sha256"]),
-            prev_hash=None if row["prev_hash"] is None else bytes(row["prev_hash"]),
-            key_id=row["key_id"],
-            record_hash=bytes(row["record_hash"]),
-            signature=bytes(row["signature"]),
-            event_stream=event_stream,
-            event_version=event_version,
-            event_topic=event_topic,
-            state=state,
-        )
+        return entries
 
     def _stream_of(self, stored_id: str) -> str:
         """str(originator id) from the stored column (UUIDs are stored as 32 hex digits)."""
