@@ -71,7 +71,7 @@ def print_table(r: dict[str, float]) -> None:
     print("-" * 75)
     for key in sorted(r):
         value = r[key]
-        precise = key.startswith("ratio_") or key.endswith("_s")
+        precise = key.startswith("ratio_") or (key.endswith("_s") and not key.endswith("_per_s"))
         shown = f"{value:,.3f}" if precise else f"{value:,.0f}"
         target = ""
         if key in ("ratio_sqlite_append_1", "ratio_postgres_append_1") or key.endswith(
