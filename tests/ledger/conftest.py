@@ -8,68 +8,31 @@ dropped before each test. When the server is unreachable they are skipped, excep
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
 
-PG_HOST = os.environ.get("CALEOL_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CALEOL_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("CALEOL_TEST_PG_USER", "postgres")
-
-
-def _connect(dbname: str) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=True, connect_timeout=3
-    )
-
-
-def _postgres_or_skip() -> None:
-    try:
-        with _connect("postgres"):
-            pass
-    except psycopg.OperationalError as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required when CI=true and is unreachable: {e}")
-        pytest.skip(f"PostgreSQL unreachable: {e}")
-
-
-def reset_tables(dbname: str) -> None:
-    """Drop every table of the (test-only) database's public schema."""
-    with _connect(dbname) as conn:
-        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        names = [str(row[0]) for row in rows.fetchall()]
-        if names:
-            conn.execute("DROP TABLE IF EXISTS " + ", ".join(f'"{n}"' for n in names) + " CASCADE")
+from tests import pg
 
 
 def worker_dbname() -> str:
-    """This run's and this worker's database: two test runs on one machine never share one."""
-    run = os.environ.get("CALEOL_TEST_RUN", str(os.getppid()))
-    return f"caleol_test_ledger_{run}_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return pg.scratch_name("caleol_test_ledger")
 
 
 @pytest.fixture(scope="session")
 def pg_dbname() -> Iterator[str]:
     """Name of this worker's test database, created for the session and dropped after it."""
-    _postgres_or_skip()
-    name = worker_dbname()
-    with _connect("postgres") as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with _connect("postgres") as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg.scratch_database("caleol_test_ledger") as name:
+        yield name
 
 
 @pytest.fixture
 def pg_url(pg_dbname: str) -> str:
     """URL of this worker's test database, with the ledger tables dropped."""
-    reset_tables(pg_dbname)
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_dbname}"
+    pg.drop_tables(pg_dbname)
+    return pg.url(pg_dbname)
 
 
 @pytest.fixture(scope="class")
@@ -77,8 +40,8 @@ def pg_unittest(request: pytest.FixtureRequest, pg_dbname: str) -> Iterator[None
     """For unittest classes: ``self.pg_dbname``, ``self.pg_url``, ``self.reset_pg()``."""
     assert request.cls is not None
     request.cls.pg_dbname = pg_dbname
-    request.cls.pg_url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_dbname}"
-    reset: Callable[[], None] = lambda: reset_tables(pg_dbname)  # noqa: E731
+    request.cls.pg_url = pg.url(pg_dbname)
+    reset: Callable[[], None] = lambda: pg.drop_tables(pg_dbname)  # noqa: E731
     request.cls.reset_pg = staticmethod(reset)
     yield
 
@@ -103,8 +66,8 @@ def fresh_store() -> Iterator[Callable[[str], str]]:
             made.append(tempfile.mkdtemp(prefix="caleol-prop-"))
             return f"sqlite:///{made[-1]}/ledger.db"
         dbname = worker_dbname()
-        reset_tables(dbname)
-        return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
+        pg.drop_tables(dbname)
+        return pg.url(dbname)
 
     yield fresh
     for path in made:

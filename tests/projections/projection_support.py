@@ -8,7 +8,6 @@ are skipped, except with ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-import psycopg
 import pytest
 
 from domain.actor import Actor
@@ -29,58 +27,24 @@ from ledger.application import CaleolApplication
 from ledger.config import environment_for
 from projections.read_models import commission_state
 from projections.runner import ReadModels
+from tests import pg
 from tests.scenario import DWELLINGS, MEMBERS, STAFF, applicant
 
-PG_HOST = os.environ.get("CALEOL_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CALEOL_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("CALEOL_TEST_PG_USER", "postgres")
 TUESDAY_0900 = datetime(2026, 12, 8, 8, 0, tzinfo=UTC)
 WEDNESDAY_NOON = datetime(2026, 12, 9, 11, 0, tzinfo=UTC)
-
-
-def _connect(dbname: str) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=True, connect_timeout=3
-    )
-
-
-def postgres_or_skip() -> None:
-    try:
-        with _connect("postgres"):
-            pass
-    except psycopg.OperationalError as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required when CI=true and is unreachable: {e}")
-        pytest.skip(f"PostgreSQL unreachable: {e}")
-
-
-def worker_dbname() -> str:
-    """This run's and this worker's scratch database: two test runs never share one."""
-    run = os.environ.get("CALEOL_TEST_RUN", str(os.getppid()))
-    return f"caleol_t4_{run}_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")
 def pg_scratch() -> Iterator[str]:
     """This worker's scratch database, created for the session and dropped after it."""
-    postgres_or_skip()
-    name = worker_dbname()
-    with _connect("postgres") as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with _connect("postgres") as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg.scratch_database("caleol_t4") as name:
+        yield name
 
 
 def emptied(name: str) -> str:
     """The URL of the scratch database ``name``, its tables dropped."""
-    with _connect(name) as conn:
-        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        names = [str(row[0]) for row in rows.fetchall()]
-        if names:
-            conn.execute("DROP TABLE IF EXISTS " + ", ".join(f'"{n}"' for n in names) + " CASCADE")
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    pg.drop_tables(name)
+    return pg.url(name)
 
 
 @pytest.fixture
