@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.actor import Actor
+from domain.convocation import MemberConvenedEvent
 from domain.errors import (
     CommissionClosed,
     DomainError,
@@ -43,7 +44,6 @@ from domain.members import (
     Member,
     Role,
     VoteType,
-    convened_member,
     expected_vote_type,
     right_on,
 )
@@ -89,18 +89,8 @@ class Commission(Aggregate):
     class Event(Aggregate.Event):
         actor: dict[str, Any]
 
-    class MemberConvened(Event):
-        member_id: str
-        name: str
-        role: str
-        vote: str
-        communes: list[str]
-        contingent: str | None
-
-        def apply(self, c: Commission) -> None:
-            c.members[self.member_id] = convened_member(
-                self.member_id, self.name, self.role, self.vote, self.communes, self.contingent
-            )
+    class MemberConvened(MemberConvenedEvent, Event):
+        pass
 
     class ConvocationSent(Event):
         member_ids: list[str]

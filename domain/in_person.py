@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.actor import Actor
 from domain.commission import NAMESPACE
+from domain.convocation import MemberConvenedEvent
 from domain.errors import (
     DuplicateEntity,
     InvalidInput,
@@ -28,7 +29,7 @@ from domain.errors import (
     NotVotingMember,
     UnknownMember,
 )
-from domain.members import Member, VoteType, convened_member, expected_vote_type
+from domain.members import Member, VoteType, expected_vote_type
 
 #: How a convened member took part in a physical session.
 ATTENDANCE = {
@@ -54,18 +55,8 @@ class InPersonSession(Aggregate):
     class Event(Aggregate.Event):
         actor: dict[str, Any]
 
-    class MemberConvened(Event):
-        member_id: str
-        name: str
-        role: str
-        vote: str
-        communes: list[str]
-        contingent: str | None
-
-        def apply(self, s: InPersonSession) -> None:
-            s.members[self.member_id] = convened_member(
-                self.member_id, self.name, self.role, self.vote, self.communes, self.contingent
-            )
+    class MemberConvened(MemberConvenedEvent, Event):
+        pass
 
     class AttendanceRecorded(Event):
         member_id: str
